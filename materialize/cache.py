@@ -1,0 +1,72 @@
+"""The cache root (platformdirs; ``MATERIALIZE_CACHE_DIR`` overrides), versioned buckets, file locks.
+
+A change of a bucket's format is a new bucket name, never a migration (as uv's cache does).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import MaterializeError
+
+CACHE_ENV = "MATERIALIZE_CACHE_DIR"
+LOCK_TIMEOUT_ENV = "MATERIALIZE_LOCK_TIMEOUT"
+CONDA_ARCHIVES = "conda-archives-v1"  # <sha256>/<file name>: verified conda package archives
+RATTLER = "rattler-v1"  # rattler's own package cache (extracted packages)
+UV = "uv-v1"  # UV_CACHE_DIR
+BUCKETS = (CONDA_ARCHIVES, RATTLER, UV)
+
+
+class LockTimeoutError(MaterializeError):
+    exit_code = 5
+    kind = "lock-timeout"
+
+
+def root() -> Path:
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured).expanduser().resolve()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("materialize"))
+
+
+def bucket(name: str) -> Path:
+    path = root() / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def lock_timeout() -> float:
+    try:
+        return float(os.environ.get(LOCK_TIMEOUT_ENV, "600"))
+    except ValueError:
+        return 600.0
+
+
+class file_lock:
+    """``filelock.FileLock`` with a timeout whose error names the variable that changes it."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        from filelock import FileLock
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(path))
+        self._what = what
+
+    def __enter__(self) -> "file_lock":
+        from filelock import Timeout
+
+        timeout = lock_timeout()
+        try:
+            self._lock.acquire(timeout=timeout)
+        except Timeout as err:
+            raise LockTimeoutError(
+                f"waited {timeout:.0f}s for another materialize process holding {self._what}",
+                hint=f"set {LOCK_TIMEOUT_ENV} to wait longer",
+            ) from err
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()

@@ -1,0 +1,144 @@
+"""argv -> settings -> one core call -> render. The only place that prints or exits.
+
+Every run ends in ``os._exit`` after flushing: rattler's async runtime can crash the interpreter
+at exit (SIGSEGV, exit 139; ENGINE-NOTES), and a user must never see that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
+from .errors import MaterializeError, UsageError
+
+COMMANDS = ("lock", "install", "verify", "fetch", "config", "export", "diff")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}", hint=f"see '{self.prog} --help'")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vv: debug)")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
+    common.add_argument("--json", action="store_true", help="print one JSON envelope on stdout")
+    parser = _Parser(prog="materialize", description="Lock conda-packages.txt + requirements.txt into one lockfile; install it into an environment directory.", parents=[common])
+    parser.add_argument("--version", action="version", version=f"materialize {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    lock = sub.add_parser("lock", parents=[common], help="resolve the project's inputs into one lockfile")
+    _project_args(lock)
+    lock.add_argument("--channel", action="append", dest="channels", metavar="URL", help="conda channel (repeatable)")
+    lock.add_argument("--python", metavar="X.Y", help="Python version when conda-packages.txt names none")
+    lock.add_argument("--platform", action="append", dest="platforms", metavar="SUBDIR", help="platform (repeatable)")
+    lock.add_argument("--core-requirements", metavar="FILE", help="the serving runtime's core requirements")
+    lock.add_argument("--core", metavar="NAME", help="named core set")
+    lock.add_argument("--upgrade", action="store_true", help="ignore the previous lockfile's pins")
+    lock.add_argument("--upgrade-package", action="append", default=[], metavar="NAME", help="move this pin")
+    lock.add_argument("--check", action="store_true", help="exit 7 when the lockfile is out of date; write nothing")
+
+    install = sub.add_parser("install", parents=[common], help="build an environment directory from the lockfile")
+    _project_args(install)
+    install.add_argument("--prefix", required=True, type=Path, help="the environment directory")
+    install.add_argument("--offline", action="store_true", help="use only the cache")
+    install.add_argument("--locked", action="store_true", help="exit 7 when the inputs changed since the lock")
+
+    verify = sub.add_parser("verify", parents=[common], help="check a prefix against its lockfile and manifest")
+    _project_args(verify)
+    verify.add_argument("--prefix", required=True, type=Path)
+
+    fetch = sub.add_parser("fetch", parents=[common], help="download every artifact of the lockfile into the cache")
+    _project_args(fetch)
+
+    config = sub.add_parser("config", parents=[common], help="show the effective settings and their sources")
+    config.add_argument("project", nargs="?", type=Path, default=Path("."))
+
+    export = sub.add_parser("export", parents=[common], help="write the lock in another format")
+    _project_args(export)
+    export.add_argument("--format", required=True, choices=("explicit", "pylock", "requirements"))
+    export.add_argument("--platform", metavar="SUBDIR")
+    export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+
+    diff = sub.add_parser("diff", parents=[common], help="compare two lockfiles (or git revisions of one)")
+    diff.add_argument("old")
+    diff.add_argument("new")
+    return parser
+
+
+def _project_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", nargs="?", type=Path, default=Path("."), help="project folder (default: .)")
+    parser.add_argument("--lockfile", type=Path, help="lockfile path (default: PROJECT/materialize-lock.yml)")
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    code = run(sys.argv[1:] if argv is None else argv)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def run(argv: list[str]) -> int:
+    from .ui import Console
+
+    as_json = "--json" in argv
+    console = Console(as_json=as_json, quiet="-q" in argv or "--quiet" in argv)
+    command = next((a for a in argv if a in COMMANDS), "materialize")
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as err:
+        return _fail(console, command, err)
+    except SystemExit as exit_:  # --help, --version
+        return int(exit_.code or 0)
+    console = Console(quiet=args.quiet, verbose=args.verbose, as_json=args.json)
+    log_path = _logging(args.verbose)
+    try:
+        from . import commands
+
+        data = getattr(commands, args.command)(args, console)
+    except MaterializeError as err:
+        return _fail(console, args.command, err)
+    except KeyboardInterrupt:
+        console.error("interrupted", None)
+        return 130
+    except Exception as err:  # a bug: keep the traceback where it can be read
+        return _internal(console, args, err, log_path)
+    console.envelope(args.command, 0, data, [])
+    return 0
+
+
+def _fail(console: Any, command: str, err: MaterializeError) -> int:
+    console.error(err.message, err.hint)
+    console.envelope(command, err.exit_code, None, [{"kind": err.kind, "message": err.message, "hint": err.hint}])
+    return err.exit_code
+
+
+def _internal(console: Any, args: argparse.Namespace, err: Exception, log_path: Path | None) -> int:
+    import logging
+    import traceback
+
+    logging.getLogger("materialize").debug("internal error", exc_info=err)
+    if args.verbose:
+        traceback.print_exception(type(err), err, err.__traceback__)
+    where = f"; the traceback is in {log_path}" if log_path else ""
+    console.error(f"internal error: {type(err).__name__}: {err}{where}", "this is a bug in materialize; "
+                  "re-run with -v to see the traceback")
+    console.envelope(args.command, 1, None, [{"kind": "internal", "message": str(err), "hint": None}])
+    return 1
+
+
+def _logging(verbose: int) -> Path | None:
+    from . import cache, ui
+
+    try:
+        log_dir = cache.root() / "logs"
+    except Exception:
+        log_dir = None
+    return ui.setup_logging(verbose, log_dir)

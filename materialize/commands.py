@@ -1,0 +1,157 @@
+"""One function per subcommand: read the arguments, make one core call, render the result."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import StaleLockError
+from .ui import Console
+
+LOCKFILE_NAME = "materialize-lock.yml"
+
+
+def _settings(project: Path, flags: dict[str, Any]):
+    from . import settings
+
+    return settings.load(project.resolve(), flags)
+
+
+def _lockfile_path(args: argparse.Namespace, settings=None) -> Path:
+    if args.lockfile is not None:
+        return args.lockfile.resolve()
+    name = settings["lockfile"] if settings is not None else LOCKFILE_NAME
+    return (args.project / name).resolve()
+
+
+def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from . import lock as locking, project as projects
+
+    flags = {"channels": args.channels, "python": args.python, "platforms": args.platforms,
+             "core-requirements": str(Path(args.core_requirements).resolve()) if args.core_requirements else None,
+             "core": args.core}
+    settings = _settings(args.project, flags)
+    project = projects.load(args.project, settings)
+    options = locking.LockOptions(project, settings, _lockfile_path(args, settings),
+                                  locking.target_platforms(args.platforms or [], settings),
+                                  upgrade=args.upgrade, upgrade_packages=tuple(args.upgrade_package))
+    if args.check:
+        return _check_fresh(options)
+    console.progress("locking ...")
+    report = locking.lock(options)
+    console.done_progress()
+    _render_lock(report, console)
+    return {"lockfile": str(report.lockfile), "platforms": report.lock.platforms, "python": report.lock.python,
+            "conda": len(report.lock.conda), "pypi": len(report.lock.pip), "unchanged": report.unchanged,
+            "python_changes": {p: {"old": o, "new": n} for p, (o, n) in report.python_changes.items()},
+            "core_changes": {p: [{"name": n, "old": o, "new": v} for n, o, v in rows]
+                             for p, rows in report.core_changes.items()}}
+
+
+def _check_fresh(options) -> dict[str, Any]:
+    from . import lock as locking, lockfile
+
+    lock_data = lockfile.read(options.lockfile)
+    for platform in options.platforms:
+        if lock_data.content_hash.get(platform) != locking.content_hash(options, platform):
+            raise StaleLockError(f"{options.lockfile.name} is out of date for {platform}: the inputs changed "
+                                 "since it was written", hint="run 'materialize lock'")
+    return {"lockfile": str(options.lockfile), "fresh": True}
+
+
+def _render_lock(report, console: Console) -> None:
+    for platform, (old, new) in sorted(report.python_changes.items()):
+        console.out(f"Python {old} -> {new} ({platform})")
+        rows = report.core_changes.get(platform, [])
+        if rows:
+            console.out(f"  core packages re-resolved for Python {new}:")
+            for name, before, after in rows:
+                console.out(f"    {name} {before or '(new)'} -> {after or '(removed)'}")
+        else:
+            console.out(f"  core packages re-resolved for Python {new}: no version changed")
+    for platform in report.lock.platforms:
+        conda, pip = report.lock.for_platform(platform)
+        console.out(f"Locked {platform}: Python {report.lock.python.get(platform)}, {len(conda)} conda and "
+                    f"{len(pip)} PyPI packages -> {report.lockfile}")
+
+
+def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from . import lockfile, platforms, prefix_state
+
+    path = _lockfile_path(args)
+    prefix = args.prefix.resolve()
+    if not args.locked:  # the no-op path: one hash, one small JSON read, no heavy import
+        try:
+            lock_digest = lockfile.file_digest(path)
+        except FileNotFoundError:
+            lock_digest = ""
+        if lock_digest and prefix_state.is_fresh(prefix, lock_digest, __version__):
+            console.out(f"{prefix} is up to date with {path.name}")
+            return {"prefix": str(prefix), "status": "up-to-date", "platform": platforms.host()}
+    from . import install as installing
+
+    settings = _settings(args.project, {})
+    if args.locked:
+        _require_fresh(args, settings, path)
+    report = installing.install(installing.InstallOptions(path, prefix, args.project.resolve(), settings,
+                                                          offline=args.offline), console)
+    for line in report.lines():
+        console.out(line)
+    return report.as_data()
+
+
+def _require_fresh(args: argparse.Namespace, settings, path: Path) -> None:
+    from . import lock as locking, platforms, project as projects
+
+    project = projects.load(args.project, settings)
+    options = locking.LockOptions(project, settings, path, [platforms.host()])
+    _check_fresh(options)
+
+
+def verify(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from . import verify as verifying
+
+    report = verifying.verify(args.prefix.resolve(), _lockfile_path(args))
+    for line in report.lines():
+        console.out(line)
+    report.raise_on_drift()
+    return report.as_data()
+
+
+def fetch(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from . import install as installing
+
+    count = installing.fetch_all(_lockfile_path(args), console)
+    console.out(f"{count} artifacts are in the cache")
+    return {"artifacts": count}
+
+
+def config(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    settings = _settings(args.project, {})
+    width = max(len(key) for key, _, _ in settings.rows())
+    for key, value, source in settings.rows():
+        console.out(f"{key:<{width}}  {value!r:<30}  ({source})")
+    return {key: {"value": value, "source": source} for key, value, source in settings.rows()}
+
+
+def export(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from . import export as exporting
+
+    text = exporting.render(_lockfile_path(args), args.format, args.platform)
+    if args.output:
+        exporting.write_atomic(args.output, text)
+    elif not args.json:
+        print(text, end="")
+    return {"format": args.format, "output": str(args.output) if args.output else None,
+            "text": None if args.output else text}
+
+
+def diff(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from . import diff as diffing
+
+    result = diffing.compare(args.old, args.new)
+    for line in result.lines():
+        console.out(line)
+    return result.as_data()

@@ -1,0 +1,207 @@
+"""The only module that imports rattler: solve, read package file lists, link. Translates its errors.
+
+Engine traps handled here (../shared/ENGINE-NOTES.md): specs are pre-parsed leniently, channel
+names are mapped to the configured channel URLs, one Gateway per run, virtual packages are fixed
+per platform (so that a lock does not depend on the machine that made it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .conda_specs import CondaSpec
+from .errors import FetchError, InputError, MaterializeError, ResolutionError
+from .secrets import redact
+
+log = logging.getLogger(__name__)
+CHANNEL_ALIAS = "https://conda.anaconda.org/"
+_DIST_INFO = re.compile(r"(?:^|/)site-packages/([^/]+?)-([^/-]+)\.(?:dist-info|egg-info)(?:/|$)")
+
+# Virtual packages assumed per platform family; `virtual-packages` settings override them.
+DEFAULT_VIRTUAL = {
+    "linux": {"__unix": "0", "__linux": "5.10", "__glibc": "2.28"},
+    "osx": {"__unix": "0", "__osx": "11.0"},
+    "win": {"__win": "0"},
+}
+
+
+@dataclass(frozen=True)
+class SolvedPackage:
+    name: str
+    version: str
+    build: str
+    subdir: str
+    url: str
+    channel: str
+    sha256: str
+    md5: str
+    depends: tuple[str, ...]
+    noarch: str | None
+
+    @property
+    def provides_python_dists(self) -> bool:
+        return self.name != "python" and (self.noarch == "python" or any(
+            d.split()[0] == "python" for d in self.depends))
+
+
+class LinkFailed(MaterializeError):
+    """rattler could not extract or link a package (disk full, permissions, a clobbered prefix)."""
+
+    exit_code = 5
+    kind = "link"
+
+
+def channel_url(channel: str) -> str:
+    if "://" in channel:
+        return channel.rstrip("/")
+    return CHANNEL_ALIAS + channel.strip("/")
+
+
+def _run(coro):
+    """asyncio.run; the CLI exits with os._exit afterwards (rattler's exit crash)."""
+    return asyncio.run(coro)
+
+
+def virtual_packages(platform: str, overrides: Mapping[str, str]) -> list:
+    from rattler import BuildString, GenericVirtualPackage, PackageName, Version
+
+    family = platform.split("-")[0]
+    values = dict(DEFAULT_VIRTUAL.get(family, {}))
+    arch = platform.split("-", 1)[1] if "-" in platform else ""
+    if arch and arch != "noarch":
+        values["__archspec"] = "1"
+    values.update(overrides)
+    packages = []
+    for name, value in sorted(values.items()):
+        if not value:
+            continue  # an empty override removes a default (e.g. __cuda = "")
+        version, _, build = value.partition("=")
+        if name == "__archspec":
+            build = build or {"64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}.get(arch, arch)
+        packages.append(GenericVirtualPackage(PackageName(name), Version(version), BuildString(build or "0")))
+    return packages
+
+
+def solve(channels: Sequence[str], specs: Sequence[CondaSpec], platform: str, *,
+          virtual: Mapping[str, str] = {}, locked: Iterable[SolvedPackage] = (),
+          gateway=None) -> list[SolvedPackage]:
+    """Solve ``specs`` for ``platform`` against ``channels``, preferring ``locked`` pins."""
+    from rattler import Gateway, MatchSpec
+
+    urls = [channel_url(c) for c in channels]
+    match_specs = [MatchSpec(_with_channel(spec, channels, urls), strict=False) for spec in specs]
+    gateway = gateway or Gateway(show_progress=False)
+    try:
+        locked_records = _locked_records(gateway, urls, platform, locked)
+        records = _run(_solve(gateway, urls, match_specs, platform, virtual_packages(platform, virtual), locked_records))
+    except Exception as err:  # rattler's exceptions share no public base class
+        raise _translate(err, specs, platform) from err
+    return sorted((_solved(r) for r in records), key=lambda p: p.name)
+
+
+async def _solve(gateway, urls, specs, platform, virtual, locked):
+    from rattler import solve
+
+    return await solve(sources=urls, specs=specs, gateway=gateway, platforms=[platform, "noarch"],
+                       virtual_packages=virtual, locked_packages=locked or None)
+
+
+def _locked_records(gateway, urls, platform, locked: Iterable[SolvedPackage]) -> list:
+    """The previous lock's records, found again in the channels (so unchanged pins stay put)."""
+    wanted = {p.url: p for p in locked if p.subdir in (platform, "noarch")}
+    if not wanted:
+        return []
+    from rattler import MatchSpec
+
+    result = _run(gateway.query(urls, [platform, "noarch"],
+                                [MatchSpec(p.name, strict=False) for p in wanted.values()], recursive=False))
+    found = []
+    for per_channel in result:
+        for record in per_channel:
+            if str(record.url).rstrip("/") in wanted:
+                found.append(record)
+    return found
+
+
+def _with_channel(spec: CondaSpec, names: Sequence[str], urls: Sequence[str]) -> str:
+    if spec.channel is None:
+        return spec.spec
+    wanted = spec.channel.rstrip("/")
+    for name, url in zip(names, urls):
+        if wanted in (name.rstrip("/"), url, url.rsplit("/", 1)[-1]):
+            return f"{url}::{spec.spec}"
+    raise InputError(f"{spec.where}: channel {spec.channel!r} is not one of the configured channels "
+                     f"({', '.join(names)})", hint="add it to `channels` in materialize.toml or pass --channel")
+
+
+def _translate(err: Exception, specs: Sequence[CondaSpec], platform: str) -> Exception:
+    if isinstance(err, InputError):
+        return err
+    name = type(err).__name__
+    text = redact(str(err)).strip()
+    if "Solver" in name or "cannot be installed" in text or "No candidates" in text:
+        sources = "; ".join(f"{s.spec} ({s.where})" for s in specs)
+        return ResolutionError(f"the conda packages cannot be solved for {platform}:\n{text}\n"
+                               f"requested: {sources}")
+    if "Fetch" in name or "Io" in name or "Gateway" in name or "Http" in name:
+        return FetchError(f"cannot read the conda channels for {platform}: {text.splitlines()[0] if text else name}")
+    return err
+
+
+def _solved(record) -> SolvedPackage:
+    noarch = record.noarch
+    noarch_kind = None
+    if noarch is not None and (noarch.python or noarch.generic):
+        noarch_kind = "python" if noarch.python else "generic"
+    return SolvedPackage(
+        name=record.name.normalized, version=str(record.version), build=str(record.build),
+        subdir=str(record.subdir), url=str(record.url), channel=str(record.channel or ""),
+        sha256=_hex(record.sha256), md5=_hex(record.md5), depends=tuple(record.depends), noarch=noarch_kind,
+    )
+
+
+def _hex(value) -> str:
+    if value is None:
+        return ""
+    return value.hex() if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def python_distributions(archive: Path) -> list[tuple[str, str]]:
+    """(distribution name, version) of every dist-info/egg-info a conda package ships."""
+    from rattler import PathsJson
+
+    paths = PathsJson.from_package_archive(archive)
+    found = set()
+    for entry in paths.paths:
+        match = _DIST_INFO.search(str(entry.relative_path))
+        if match:
+            found.add((match.group(1), match.group(2)))
+    return sorted(found)
+
+
+def records_from_archives(archives: Sequence[Path]) -> list:
+    from rattler import RepoDataRecord
+
+    async def build():
+        return await asyncio.gather(*(RepoDataRecord.from_package_archive(a) for a in archives))
+
+    return list(_run(build()))
+
+
+def link(archives: Sequence[Path], prefix: Path, cache_dir: Path, platform: str) -> None:
+    """Make ``prefix`` hold exactly these packages (rattler adds, removes and replaces as needed)."""
+    from rattler import install
+    from rattler.exceptions import ExtractError, InstallerError, IoError, LinkError, TransactionError
+    from rattler.platform import Platform
+
+    records = records_from_archives(archives)
+    try:
+        _run(install(records, target_prefix=prefix, cache_dir=cache_dir, show_progress=False,
+                     execute_link_scripts=False, platform=Platform(platform)))
+    except (ExtractError, InstallerError, IoError, LinkError, TransactionError) as err:
+        raise LinkFailed(f"linking the conda packages into {prefix} failed: {redact(str(err)).strip()}") from err

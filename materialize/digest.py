@@ -1,0 +1,36 @@
+"""The input digest: a canonical, versioned serialization of the normalized inputs, hashed.
+
+Not a dump of model classes (conda-lock's content_hash issues #432, #449, #797 say why): each
+field is chosen and ordered here, and DIGEST_VERSION changes whenever this serialization does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+DIGEST_VERSION = 1
+_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "build", "dist", ".venv", ".tox", ".nox", ".mypy_cache",
+              ".pytest_cache", ".ruff_cache", "node_modules"}
+
+
+def content_hash(fields: dict[str, Any]) -> str:
+    canonical = json.dumps({"digest-version": DIGEST_VERSION, **fields}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def source_tree(root: Path, skip_files: set[str] = frozenset()) -> str:
+    """sha256 over a source tree's relative paths and contents (build outputs and VCS dirs left out)."""
+    digest = hashlib.sha256()
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.endswith(".egg-info"))
+        for name in sorted(files):
+            path = Path(folder) / name
+            rel = path.relative_to(root).as_posix()
+            if rel in skip_files or name.endswith((".pyc", ".pyo")) or name == ".env" or path.is_symlink():
+                continue
+            digest.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()

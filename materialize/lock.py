@@ -1,0 +1,180 @@
+"""Inputs -> Lockfile: the conda solve first, then the PyPI resolve against it, per platform."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import conda_engine, digest, fetch, lockfile, platforms as platform_names, pypi_resolve
+from .conda_specs import CondaSpec, parse_spec
+from .errors import InputError
+from .lockfile import CondaEntry, Lock, PipEntry
+from .project import Project
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LockOptions:
+    project: Project
+    settings: Settings
+    lockfile: Path
+    platforms: list[str]
+    upgrade: bool = False
+    upgrade_packages: tuple[str, ...] = ()
+
+
+@dataclass
+class LockReport:
+    lockfile: Path
+    lock: Lock
+    previous: Lock | None
+    python_changes: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # platform -> (old, new)
+    core_changes: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
+    unchanged: bool = False
+
+
+def target_platforms(flags: list[str], settings: Settings) -> list[str]:
+    chosen = flags or settings["platforms"] or [platform_names.host()]
+    for name in chosen:
+        if name not in platform_names.KNOWN:
+            raise InputError(f"unknown platform {name!r} (known: {', '.join(platform_names.KNOWN)})")
+    return sorted(dict.fromkeys(chosen))
+
+
+def lock(options: LockOptions) -> LockReport:
+    project, settings = options.project, options.settings
+    previous = _previous(options.lockfile)
+    keep = None if options.upgrade else previous
+    channels = [conda_engine.channel_url(c) for c in settings["channels"]]
+    result = Lock(platforms=options.platforms, channels=channels, content_hash={},
+                  sources=[p.relative_to(project.root).as_posix() for p in project.input_files
+                           if p.is_relative_to(project.root)],
+                  core_set=project.core_label, indexes=project.indexes.describe())
+    for platform in options.platforms:
+        _lock_platform(options, platform, keep, result)
+        result.content_hash[platform] = content_hash(options, platform)
+    result.core = sorted({e.name for e in project.core.entries if e.name})
+    report = _report(options.lockfile, result, previous, settings)
+    lockfile.write(result, options.lockfile)
+    report.unchanged = previous is not None and _same(previous, result)
+    return report
+
+
+def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, result: Lock) -> None:
+    project, settings = options.project, options.settings
+    if project.conda.platform and project.conda.platform != platform:
+        raise InputError(f"conda-packages.txt:{project.conda.platform_line}: '# platform: {project.conda.platform}' "
+                         f"does not match the platform being locked ({platform})",
+                         hint=f"lock with --platform {project.conda.platform}, or remove that line")
+    specs = _conda_specs(project, settings)
+    locked = [] if previous is None else [_as_solved(e) for e in previous.conda if e.platform == platform
+                                          and e.name not in options.upgrade_packages]
+    solved = conda_engine.solve(settings["channels"], specs, platform, virtual=settings["virtual-packages"],
+                                locked=locked)
+    python = next((p.version for p in solved if p.name == "python"), None)
+    if python is None:
+        raise InputError("the conda solve holds no python package", hint="add python to conda-packages.txt")
+    result.python[platform] = python
+    result.conda += [_conda_entry(p, platform) for p in solved]
+    provided = _conda_provided(solved)
+    result.conda_provided[platform] = {k: list(v) for k, v in sorted(provided.items())}
+    request = pypi_resolve.PypiRequest(
+        project=project.root, user=project.user, core=project.core, core_label=project.core_label,
+        conda_provided=provided, python=python, platform=platform, indexes=project.indexes,
+        strategy=settings["index-strategy"], glibc=settings["virtual-packages"].get("__glibc", "2.28"),
+        osx=settings["virtual-packages"].get("__osx", "11.0"), variables=project.variables)
+    pins, local_projects = pypi_resolve.resolve(request)
+    result.pip += [PipEntry(p.name, p.version, platform, p.url, p.sha256) for p in pins]
+    for local in local_projects:
+        entry = {"name": local.name, "version": local.version, "path": local.path,
+                 "digest": digest.source_tree((project.root / local.path).resolve(), {options.lockfile.name})}
+        if entry not in result.local_projects:
+            result.local_projects.append(entry)
+
+
+def _conda_specs(project: Project, settings: Settings) -> list[CondaSpec]:
+    specs = list(project.conda.specs)
+    names = {s.name for s in specs}
+    if "python" not in names:
+        specs.append(parse_spec(f"python {settings['python']}.*", 0, f"setting python ({settings.source('python')})"))
+    if project.has_pypi and "pip" not in names:
+        specs.append(parse_spec("pip", 0, "materialize (PyPI packages are installed into this Python)"))
+    return specs
+
+
+def _conda_provided(solved: list[conda_engine.SolvedPackage]) -> dict[str, tuple[str, str]]:
+    """PyPI distributions that conda packages install, found in their own file lists."""
+    from packaging.utils import canonicalize_name
+
+    provided: dict[str, tuple[str, str]] = {}
+    for package in solved:
+        if not package.provides_python_dists:
+            continue
+        archive = fetch.fetch(package.url, package.sha256)
+        for dist, version in conda_engine.python_distributions(archive):
+            provided[canonicalize_name(dist)] = (version, package.name)
+    return provided
+
+
+def _conda_entry(p: conda_engine.SolvedPackage, platform: str) -> CondaEntry:
+    dependencies = {}
+    for dep in p.depends:
+        name, _, constraint = dep.partition(" ")
+        dependencies[name] = constraint.strip() or "*"
+    return CondaEntry(p.name, p.version, p.build, platform, p.url, p.sha256, p.md5, dependencies)
+
+
+def _as_solved(entry: CondaEntry) -> conda_engine.SolvedPackage:
+    return conda_engine.SolvedPackage(entry.name, entry.version, entry.build, entry.url.rsplit("/", 2)[-2],
+                                      entry.url, "", entry.sha256, entry.md5, (), None)
+
+
+def content_hash(options: LockOptions, platform: str) -> str:
+    project, settings = options.project, options.settings
+    return digest.content_hash({
+        "platform": platform,
+        "channels": [conda_engine.channel_url(c) for c in settings["channels"]],
+        "conda": [[s.spec, s.channel] for s in project.conda.specs],
+        "python-default": settings["python"] if not any(s.name == "python" for s in project.conda.specs) else None,
+        "user": [[e.text, e.kind, e.constraint, list(e.hashes)] for e in project.user.entries],
+        "core": [[e.text, e.kind, e.constraint] for e in project.core.entries],
+        "core-set": project.core_label,
+        "indexes": project.indexes.describe() + project.indexes.find_links,
+        "index-strategy": settings["index-strategy"],
+        "virtual-packages": settings["virtual-packages"],
+        "local": [digest.source_tree((Path(e.base) / e.text).resolve(), {options.lockfile.name})
+                  for e in project.user.entries + project.core.entries if e.kind == "path"],
+    })
+
+
+def _previous(path: Path) -> Lock | None:
+    if not path.is_file():
+        return None
+    try:
+        return lockfile.read(path)
+    except InputError as err:
+        log.warning("ignoring the previous lockfile: %s", err)
+        return None
+
+
+def _report(path: Path, lock: Lock, previous: Lock | None, settings: Settings) -> LockReport:
+    report = LockReport(path, lock, previous)
+    default = settings["python"]
+    for platform, new in lock.python.items():
+        old = previous.python.get(platform) if previous else None
+        changed = (old is not None and old.split(".")[:2] != new.split(".")[:2]) or (
+            old is None and ".".join(new.split(".")[:2]) != default)
+        if changed:
+            report.python_changes[platform] = (old or f"{default} (default)", new)
+            before = {e.name: e.version for e in (previous.pip if previous else []) if e.platform == platform}
+            after = {e.name: e.version for e in lock.pip if e.platform == platform}
+            report.core_changes[platform] = [(n, before.get(n), after.get(n)) for n in sorted(set(lock.core))
+                                             if before.get(n) != after.get(n)]
+    return report
+
+
+def _same(a: Lock, b: Lock) -> bool:
+    return (a.conda, a.pip, a.content_hash) == (b.conda, b.pip, b.content_hash)

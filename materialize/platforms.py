@@ -1,0 +1,20 @@
+"""Conda platform (subdir) names, without importing rattler (the no-op install path uses this)."""
+
+from __future__ import annotations
+
+import platform as _platform
+import sys
+
+KNOWN = ("linux-64", "linux-aarch64", "linux-ppc64le", "linux-s390x", "osx-64", "osx-arm64", "win-64", "win-arm64")
+
+
+def host() -> str:
+    machine = _platform.machine().lower()
+    if sys.platform.startswith("linux"):
+        return {"x86_64": "linux-64", "amd64": "linux-64", "aarch64": "linux-aarch64", "arm64": "linux-aarch64",
+                "ppc64le": "linux-ppc64le", "s390x": "linux-s390x"}.get(machine, f"linux-{machine}")
+    if sys.platform == "darwin":
+        return "osx-arm64" if machine == "arm64" else "osx-64"
+    if sys.platform == "win32":
+        return "win-arm64" if machine == "arm64" else "win-64"
+    return f"{sys.platform}-{machine}"

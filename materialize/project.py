@@ -1,0 +1,76 @@
+"""A project folder read into one `Project`: conda specs, requirements, indexes, variables, core set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import conda_specs, dotenv, pip_config, requirements
+from .errors import InputError
+from .indexes import Indexes, combine
+from .requirements import RequirementsSet
+from .settings import Settings
+
+BUILTIN_CORE_SETS = Path(__file__).parent / "core_sets"
+
+
+@dataclass
+class Project:
+    root: Path
+    conda: conda_specs.CondaFile
+    user: RequirementsSet
+    core: RequirementsSet
+    core_label: str
+    indexes: Indexes
+    variables: dict[str, str]
+    input_files: list[Path]
+
+    @property
+    def has_pypi(self) -> bool:
+        return bool(self.user.entries or self.core.entries)
+
+
+def load(root: Path, settings: Settings) -> Project:
+    root = root.resolve()
+    if not root.is_dir():
+        raise InputError(f"{root}: no such project folder")
+    conda_path = root / conda_specs.FILENAME
+    req_path = root / requirements.FILENAME
+    if not conda_path.is_file() and not req_path.is_file():
+        raise InputError(f"{root}: neither {conda_specs.FILENAME} nor {requirements.FILENAME} is here",
+                         hint="create at least one of them, or pass the project folder as an argument")
+    conda = conda_specs.parse_file(conda_path) if conda_path.is_file() else conda_specs.CondaFile((), None)
+    user = requirements.parse_file(req_path, root) if req_path.is_file() else RequirementsSet()
+    variables = dotenv.variables(root)
+    for entry in user.entries:
+        dotenv.expand_secret_values(entry.variables, variables)
+    core, label = load_core(settings, root)
+    pip_conf = pip_config.read(root / pip_config.FILENAME)
+
+    def expand(text: str) -> str:
+        return requirements.expand(text, variables, "pip.conf or requirements.txt index option")
+
+    indexes = combine(pip_conf, user, expand)
+    files = [p for p in (conda_path, req_path, root / pip_config.FILENAME) if p.is_file()]
+    return Project(root, conda, user, core, label, indexes, variables, files + user.files + core.files)
+
+
+def load_core(settings: Settings, project_root: Path) -> tuple[RequirementsSet, str]:
+    """The core requirements: ``core-requirements`` (a file or a list) or the named set ``core``."""
+    explicit = settings["core-requirements"]
+    if isinstance(explicit, list):
+        return requirements.parse_lines(explicit, "core-requirements", project_root), "core requirements"
+    if isinstance(explicit, str):
+        path = Path(explicit)
+        if not path.is_absolute():
+            path = (project_root / path).resolve()
+        if not path.is_file():
+            raise InputError(f"core-requirements ({settings.source('core-requirements')}): {path}: no such file")
+        return requirements.parse_file(path, path.parent), f"core ({path.name})"
+    name = settings["core"]
+    sets = dict(settings["core-sets"])
+    path = Path(sets[name]) if name in sets else BUILTIN_CORE_SETS / f"{name}.txt"
+    if not path.is_file():
+        known = sorted(set(sets) | {p.stem for p in BUILTIN_CORE_SETS.glob("*.txt")})
+        raise InputError(f"core set {name!r} ({settings.source('core')}) does not exist; known: {', '.join(known)}")
+    return requirements.parse_file(path, path.parent), f"core set {name!r}"

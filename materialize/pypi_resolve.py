@@ -1,0 +1,211 @@
+"""Resolve the PyPI part with uv, for exactly the locked Python and platform, against the conda pins.
+
+Conda-provided distributions are constraints (``-c``) and never emitted (``--no-emit-package``):
+the conda package stays the only owner of its files.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from . import uv_tool, wheel_tags
+from .errors import FetchError, InputError, ResolutionError
+from .indexes import Indexes
+from .requirements import Entry, RequirementsSet, expand
+from .secrets import redact
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PypiPin:
+    name: str
+    version: str
+    url: str  # never with credentials; a git URL keeps its ${VAR} tokens
+    sha256: str  # empty for git
+    kind: str  # "wheel" | "sdist" | "vcs"
+
+
+@dataclass(frozen=True)
+class LocalProject:
+    name: str
+    version: str
+    path: str  # relative to the project folder
+
+
+@dataclass
+class PypiRequest:
+    project: Path
+    user: RequirementsSet
+    core: RequirementsSet
+    core_label: str  # e.g. "core set 'default'"
+    conda_provided: dict[str, tuple[str, str]]  # distribution -> (version, conda package)
+    python: str  # full version, e.g. 3.11.7
+    platform: str
+    indexes: Indexes
+    strategy: str = "first-index"
+    glibc: str = "2.28"
+    osx: str = "11.0"
+    variables: dict[str, str] = field(default_factory=dict)
+    preferences: list[PypiPin] = field(default_factory=list)
+
+
+def describe(entry: Entry, request: PypiRequest) -> str:
+    side = request.core_label if entry in request.core.entries else "user"
+    return f"{entry.text!r} ({side}, {entry.where})"
+
+
+def check_conda_conflicts(request: PypiRequest) -> None:
+    """A direct requirement that the conda-provided version cannot satisfy fails before uv runs."""
+    for entry in request.user.entries + request.core.entries:
+        if entry.name not in request.conda_provided or entry.kind != "pep508":
+            continue
+        version, conda_package = request.conda_provided[entry.name]
+        requirement = entry.requirement
+        try:
+            ok = requirement is None or requirement.specifier.contains(Version(version), prereleases=True)
+        except (InvalidSpecifier, ValueError):
+            ok = True
+        if not ok:
+            raise ResolutionError(
+                f"pip requirement {describe(entry, request)} conflicts with {entry.name} {version}, "
+                f"installed by the conda package {conda_package!r} (conda-packages.txt)",
+                hint=f"pin a conda {conda_package} that provides a matching version, or relax the requirement")
+
+
+def resolve(request: PypiRequest) -> tuple[list[PypiPin], list[LocalProject]]:
+    if not request.user.entries and not request.core.entries:
+        return [], []
+    check_conda_conflicts(request)
+    with tempfile.TemporaryDirectory(prefix="materialize-uv-") as folder:
+        work = Path(folder)
+        vcs_urls, locals_ = _write_inputs(request, work)
+        _compile(request, work)
+        pylock = tomllib.loads((work / "pylock.toml").read_text())
+    return _pins(pylock, request, vcs_urls), _local_projects(pylock, locals_, request)
+
+
+def _write_inputs(request: PypiRequest, work: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """user.in, core.in, constraints.txt; returns git URLs by name (as written) and local paths."""
+    vcs_urls: dict[str, str] = {}
+    local_paths: dict[str, str] = {}
+    files = {"user.in": [], "core.in": [], "constraints.txt": []}
+    for target, entries in (("user.in", request.user.entries), ("core.in", request.core.entries)):
+        for entry in entries:
+            line = _uv_line(entry, request, vcs_urls, local_paths)
+            files["constraints.txt" if entry.constraint else target].append(line)
+    for name, (version, _) in sorted(request.conda_provided.items()):
+        files["constraints.txt"].append(f"{name}=={version}")
+    for name, lines in files.items():
+        (work / name).write_text("\n".join(lines) + "\n")
+    return vcs_urls, local_paths
+
+
+def _uv_line(entry: Entry, request: PypiRequest, vcs_urls: dict[str, str], local_paths: dict[str, str]) -> str:
+    text = expand(entry.text, request.variables, entry.where)
+    if entry.kind == "vcs":
+        head, sep, url = text.partition(" @ ") if " @ " in text else ("", "", text)
+        prefix, _, rest = url.partition("+")
+        clean = prefix + "+" + request.indexes.credentials.add_url(rest)
+        vcs_urls[entry.name or ""] = entry.text.partition(" @ ")[2] if " @ " in entry.text else entry.text
+        return f"{head}{sep}{clean}"
+    if entry.kind == "path":
+        path = (Path(entry.base or request.project) / text).resolve()
+        if not path.exists():
+            raise InputError(f"{entry.where}: {entry.text!r}: no such directory {path}")
+        local_paths[str(path)] = entry.text
+        return str(path)
+    if entry.kind == "url":
+        return request.indexes.credentials.add_url(text)
+    return text
+
+
+def _compile(request: PypiRequest, work: Path) -> None:
+    args = ["pip", "compile", *uv_tool.COMMON, "user.in", "core.in", "-c", "constraints.txt",
+            "--format", "pylock.toml", "-o", "pylock.toml", "--generate-hashes", "--no-header", "--quiet",
+            "--python-version", request.python, "--python-platform",
+            wheel_tags.uv_platform(request.platform, request.glibc),
+            "--python", uv_tool.interpreter_for(request.python),
+            *request.indexes.uv_args(request.strategy)]
+    for name in sorted(request.conda_provided):
+        args += ["--no-emit-package", name]
+    with request.indexes.credentials.child_env() as env:
+        done = uv_tool.run(args, env=env, cwd=work)
+    if done.returncode:
+        raise _failure(done, request)
+
+
+def _failure(done, request: PypiRequest) -> Exception:
+    text = done.tail(25)
+    lowered = text.lower()
+    if any(k in lowered for k in ("401", "403", "unauthorized", "forbidden", "missing credentials")):
+        hosts = ", ".join(request.indexes.hosts()) or "the index"
+        return FetchError(f"authentication failed at {hosts}:\n{text}",
+                          hint="check the credentials in pip.conf, requirements.txt or the environment")
+    if any(k in lowered for k in ("failed to fetch", "connection refused", "error sending request",
+                                  "could not connect", "dns error", "timed out", "failed to download")):
+        return FetchError(f"cannot reach the package index ({', '.join(request.indexes.describe())}):\n{text}")
+    involved = [describe(e, request) for e in request.user.entries + request.core.entries
+                if e.name and e.name in lowered]
+    conda = [f"{name}=={v} (from conda package {pkg!r})" for name, (v, pkg) in request.conda_provided.items()
+             if name in lowered]
+    lines = [f"the PyPI requirements cannot be resolved for Python {request.python} on {request.platform}:", text]
+    if involved:
+        lines.append("requirements involved: " + "; ".join(involved))
+    if conda:
+        lines.append("fixed by conda: " + "; ".join(conda))
+    return ResolutionError("\n".join(lines))
+
+
+def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str]) -> list[PypiPin]:
+    ranks = wheel_tags.ranked_tags(request.platform, request.python, request.glibc, request.osx)
+    pins = []
+    for package in pylock.get("packages", []):
+        name, version = canonicalize_name(package["name"]), str(package.get("version", ""))
+        if "directory" in package:
+            continue  # the local project: recorded separately, built at install
+        if "vcs" in package:
+            vcs = package["vcs"]
+            base = vcs_base(vcs_urls.get(name, "git+" + vcs["url"]))
+            pins.append(PypiPin(name, version, f"{base}@{vcs['commit-id']}#egg={name}", "", "vcs"))
+            continue
+        wheels = package.get("wheels", [])
+        best = wheel_tags.best_wheel([w["url"].rsplit("/", 1)[-1] for w in wheels], ranks)
+        artifact, kind = (wheels[best], "wheel") if best is not None else (package.get("sdist"), "sdist")
+        if not artifact:
+            raise ResolutionError(f"{name} {version} has no wheel for {request.platform} / Python {request.python} "
+                                  "and no sdist")
+        pins.append(PypiPin(name, version, redact(artifact["url"]), artifact["hashes"]["sha256"], kind))
+    return sorted(pins, key=lambda p: p.name)
+
+
+def vcs_base(url: str) -> str:
+    """``git+https://${T}@host/org/repo.git@v1.0#egg=x`` -> ``git+https://${T}@host/org/repo.git``."""
+    url = url.split("#", 1)[0]
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{netloc}{slash}{path.rsplit('@', 1)[0] if '@' in path else path}"
+
+
+def _local_projects(pylock: dict, local_paths: dict[str, str], request: PypiRequest) -> list[LocalProject]:
+    projects = []
+    for package in pylock.get("packages", []):
+        if "directory" not in package:
+            continue
+        path = (Path(request.project) / package["directory"]["path"]).resolve()
+        written = local_paths.get(str(path), package["directory"]["path"])
+        projects.append(LocalProject(canonicalize_name(package["name"]), str(package.get("version", "")), written))
+    return sorted(projects, key=lambda p: p.name)

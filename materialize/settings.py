@@ -1,0 +1,179 @@
+"""One declarative table of settings, resolved in layers that remember where each value came from.
+
+Most specific first: command-line flags, environment variables (``MATERIALIZE_<KEY>``), the
+project's ``materialize.toml``, the user's config file, the site config file, built-in defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_FILENAME = "config.toml"
+PROJECT_FILENAME = "materialize.toml"
+
+
+def _str_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.replace(",", " ").split() if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ValueError("expected a list of strings")
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError("expected a string")
+
+
+def _core(value: Any) -> str | list[str]:
+    return value if isinstance(value, str) else _str_list(value)
+
+
+def _table(value: Any) -> dict[str, str]:
+    if isinstance(value, dict) and all(isinstance(v, (str, int, float)) for v in value.values()):
+        return {str(k): str(v) for k, v in value.items()}
+    raise ValueError("expected a table of strings")
+
+
+def _strategy(value: Any) -> str:
+    value = _str(value)
+    if value not in ("first-index", "unsafe-best-match", "unsafe-first-match"):
+        raise ValueError("expected first-index, unsafe-first-match or unsafe-best-match")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: Any
+    parse: Callable[[Any], Any]
+    help: str
+
+    @property
+    def env_var(self) -> str:
+        return "MATERIALIZE_" + self.key.upper().replace("-", "_")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("channels", ["conda-forge"], _str_list, "conda channels, by name or URL, highest priority first"),
+    Setting("python", "3.11", _str, "Python version locked when conda-packages.txt names none"),
+    Setting("platforms", [], _str_list, "conda subdirs to lock for (empty: this host's)"),
+    Setting("core", "default", _str, "named set of the serving runtime's core packages"),
+    Setting("core-requirements", None, _core, "core requirements: a requirements file, or a list (overrides `core`)"),
+    Setting("core-sets", {}, _table, "extra named core sets: name -> requirements file"),
+    Setting("lockfile", "materialize-lock.yml", _str, "lockfile path, relative to the project"),
+    Setting("index-strategy", "first-index", _strategy, "how uv chooses between indexes (see README)"),
+    Setting("virtual-packages", {}, _table, "virtual package overrides, e.g. __glibc = \"2.28\", __cuda = \"12.4\""),
+)
+BY_KEY = {s.key: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    value: Any
+    source: str
+
+
+@dataclass
+class Settings:
+    values: dict[str, Resolved] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key].value
+
+    def source(self, key: str) -> str:
+        return self.values[key].source
+
+    def rows(self) -> list[tuple[str, Any, str]]:
+        return [(key, r.value, r.source) for key, r in self.values.items()]
+
+
+def config_files() -> list[tuple[str, Path]]:
+    """(label, path) of the site and user config files, least specific first."""
+    import platformdirs
+
+    return [
+        ("site config", Path(platformdirs.site_config_dir("materialize")) / CONFIG_FILENAME),
+        ("user config", Path(platformdirs.user_config_dir("materialize")) / CONFIG_FILENAME),
+    ]
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as err:
+        line = getattr(err, "lineno", None)
+        raise InputError.at(path, line, f"not valid TOML ({err.args[0] if err.args else err})") from err
+    return data.get("tool", {}).get("materialize", data) if path.name == "pyproject.toml" else data
+
+
+def load(project: Path | None, flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> Settings:
+    """Resolve every setting; a later layer overrides an earlier one."""
+    settings = Settings({s.key: Resolved(s.default, "default") for s in SETTINGS})
+    layers: list[tuple[str, Path]] = config_files()
+    if project is not None:
+        layers.append(("project", project / PROJECT_FILENAME))
+    for label, path in layers:
+        if path.is_file():
+            _apply(settings, read_toml(path), f"{label} {path}", path)
+    for setting in SETTINGS:
+        if setting.env_var in environ:
+            _set(settings, setting, environ[setting.env_var], f"env {setting.env_var}", None)
+    for key, value in flags.items():
+        if value not in (None, [], ()):
+            _set(settings, BY_KEY[key], value, f"flag --{key}", None)
+    return settings
+
+
+def _apply(settings: Settings, data: Mapping[str, Any], source: str, path: Path) -> None:
+    for key, value in data.items():
+        setting = BY_KEY.get(key.replace("_", "-"))
+        if setting is None:
+            known = ", ".join(BY_KEY)
+            raise InputError.at(path, _line_of(path, key), f"unknown setting {key!r} (known: {known})")
+        _set(settings, setting, value, source, path, base=path.parent)
+
+
+def _set(settings: Settings, setting: Setting, raw: Any, source: str, path: Path | None, base: Path | None = None) -> None:
+    try:
+        value = setting.parse(raw)
+    except ValueError as err:
+        where = path if path is not None else source
+        line = _line_of(path, setting.key) if path is not None else None
+        raise InputError.at(where, line, f"{setting.key}: {err}") from err
+    if base is not None and setting.key in ("core-requirements", "core-sets", "lockfile"):
+        value = _anchor(value, base, setting.key)
+    settings.values[setting.key] = Resolved(value, source)
+
+
+def _anchor(value: Any, base: Path, key: str) -> Any:
+    """Make file paths in a config file relative to that file's folder."""
+    if key == "core-sets":
+        return {name: str((base / p).resolve()) for name, p in value.items()}
+    if isinstance(value, str) and key in ("core-requirements", "lockfile"):
+        return str((base / value).resolve()) if not Path(value).is_absolute() else value
+    return value
+
+
+def _line_of(path: Path | None, key: str) -> int | None:
+    if path is None or not path.is_file():
+        return None
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith((key, key.replace("-", "_"))):
+            return number
+    return None

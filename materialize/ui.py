@@ -1,0 +1,89 @@
+"""The console: verbosity, progress on a terminal's stderr, the --json envelope, the debug log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .secrets import redact
+
+JSON_VERSION = 1
+
+
+class Console:
+    def __init__(self, *, quiet: bool = False, verbose: int = 0, as_json: bool = False) -> None:
+        self.quiet, self.verbose, self.as_json = quiet, verbose, as_json
+        self.interactive = sys.stderr.isatty() and not quiet and not as_json
+        self._started = time.monotonic()
+
+    def out(self, text: str = "") -> None:
+        """The command's result, on stdout (suppressed by --json, which prints the envelope instead)."""
+        if not self.as_json and not self.quiet:
+            print(redact(text), flush=True)
+
+    def info(self, text: str) -> None:
+        if not self.quiet and not self.as_json:
+            print(redact(text), file=sys.stderr, flush=True)
+
+    def progress(self, text: str) -> None:
+        """Transient progress: only on a terminal."""
+        if self.interactive:
+            print(f"\r\033[2K{redact(text)}", end="", file=sys.stderr, flush=True)
+
+    def done_progress(self) -> None:
+        if self.interactive:
+            print("\r\033[2K", end="", file=sys.stderr, flush=True)
+
+    def error(self, message: str, hint: str | None) -> None:
+        if self.as_json:
+            return
+        print(f"error: {redact(message)}", file=sys.stderr)
+        if hint:
+            print(f"hint: {redact(hint)}", file=sys.stderr)
+        sys.stderr.flush()
+
+    def envelope(self, command: str, exit_code: int, data: Any, errors: list[dict[str, Any]]) -> None:
+        if not self.as_json:
+            return
+        payload = {"version": JSON_VERSION, "command": command, "status": "ok" if exit_code == 0 else "error",
+                   "exit_code": exit_code, "data": data, "errors": errors}
+        print(redact(json.dumps(payload, indent=2, sort_keys=True, default=str)), flush=True)
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def setup_logging(verbose: int, log_dir: Path | None) -> Path | None:
+    """A per-run debug log (always, redacted) and, with -v, debug output on stderr."""
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+        handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    if log_dir is None:
+        return None
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        path = log_dir / f"run-{os.getpid()}.log"
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        _prune(log_dir, keep=20)
+        return path
+    except OSError:
+        return None
+
+
+def _prune(folder: Path, keep: int) -> None:
+    logs = sorted(folder.glob("run-*.log"), key=lambda p: p.stat().st_mtime)
+    for old in logs[:-keep]:
+        old.unlink(missing_ok=True)

@@ -1,0 +1,82 @@
+"""The only module that runs uv: locate it, probe its version, shape its environment, build argv.
+
+Credentials never travel in argv: index passwords go through a private netrc file (``NETRC``),
+git tokens through a credential helper that reads them from the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from . import cache, proc
+from .errors import MaterializeError, UsageError
+
+UV_ENV = "MATERIALIZE_UV"
+MIN_VERSION = (0, 13, 0)
+# Always: no stray uv.toml, never download a Python (ENGINE-NOTES).
+COMMON = ("--no-config", "--no-python-downloads")
+
+
+@functools.lru_cache(maxsize=1)
+def binary() -> str:
+    """MATERIALIZE_UV > the uv wheel's bundled binary > PATH; the version is checked once."""
+    found = os.environ.get(UV_ENV)
+    if not found:
+        try:
+            import uv
+
+            found = uv.find_uv_bin()
+        except (ImportError, FileNotFoundError):
+            found = shutil.which("uv")
+    if not found:
+        raise UsageError("uv was not found", hint=f"pip install uv, or set {UV_ENV} to its path")
+    done = proc.run([found, "--version"], timeout=30)
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)", done.stdout)
+    if done.returncode or not match:
+        raise UsageError(f"{found} --version failed: {done.tail(2)}")
+    version = tuple(int(p) for p in match.groups())
+    if version < MIN_VERSION:
+        raise UsageError(f"uv {'.'.join(map(str, version))} is too old; materialize needs >= "
+                         f"{'.'.join(map(str, MIN_VERSION))}", hint=f"upgrade uv or set {UV_ENV}")
+    return found
+
+
+def environment(extra: Mapping[str, str] = {}) -> dict[str, str]:
+    """The caller's environment without anything that would steer uv behind our back."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("UV_", "PIP_", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "NETRC"))}
+    env["UV_CACHE_DIR"] = str(cache.bucket(cache.UV))
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["UV_NO_PROGRESS"] = "1"
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env.update(extra)
+    return env
+
+
+def run(args: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str] = {}, cwd: Path | None = None,
+        timeout: float = 1800) -> proc.Completed:
+    return proc.run([binary(), *args], env=environment(env), cwd=cwd, timeout=timeout)
+
+
+class UvFailed(MaterializeError):
+    """uv failed; callers translate this into the right user-facing error."""
+
+    def __init__(self, done: proc.Completed, what: str) -> None:
+        super().__init__(f"{what} failed (uv exit {done.returncode}):\n{done.tail()}")
+        self.done = done
+
+
+@functools.lru_cache(maxsize=8)
+def interpreter_for(version: str) -> str:
+    """A local interpreter of the same minor version (builds metadata like the target would), else ours."""
+    import sys
+
+    minor = ".".join(version.split(".")[:2])
+    done = run(["python", "find", *COMMON, minor], timeout=60)
+    found = done.stdout.strip().splitlines()
+    return found[-1] if done.returncode == 0 and found else sys.executable
