@@ -43,7 +43,7 @@ def load(root: Path, settings: Settings) -> Project:
     user = requirements.parse_file(req_path, root) if req_path.is_file() else RequirementsSet()
     variables = dotenv.variables(root)
     for entry in user.entries:
-        dotenv.expand_secret_values(entry.variables, variables)
+        dotenv.expand_secret_values(entry.secret_variables, variables)
     core, label = load_core(settings, root)
     pip_conf = pip_config.read(root / pip_config.FILENAME)
 

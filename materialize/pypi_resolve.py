@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from . import uv_tool, wheel_tags
-from .errors import FetchError, InputError, ResolutionError
+from .errors import FetchError, InputError, IntegrityError, ResolutionError
 from .indexes import Indexes
 from .requirements import Entry, RequirementsSet, expand
 from .secrets import redact
@@ -95,7 +95,20 @@ def resolve(request: PypiRequest) -> tuple[list[PypiPin], list[LocalProject]]:
         vcs_urls, locals_ = _write_inputs(request, work)
         _compile(request, work)
         pylock = tomllib.loads((work / "pylock.toml").read_text())
-    return _pins(pylock, request, vcs_urls), _local_projects(pylock, locals_, request)
+    pins = _pins(pylock, request, vcs_urls)
+    check_pinned_hashes(pins, request)
+    return pins, _local_projects(pylock, locals_, request)
+
+
+def check_pinned_hashes(pins: list[PypiPin], request: PypiRequest) -> None:
+    """Hashes written on a requirement line bind the artifact, as in pip's hash-checking mode."""
+    by_name = {p.name: p for p in pins}
+    for entry in request.user.entries + request.core.entries:
+        allowed = {h.split(":", 1)[1].lower() for h in entry.hashes if h.lower().startswith("sha256:")}
+        pin = by_name.get(entry.name or "")
+        if allowed and pin is not None and pin.sha256 not in allowed:
+            raise IntegrityError(f"{entry.where}: {pin.name} {pin.version} resolved to {pin.url.rsplit('/', 1)[-1]} "
+                                 f"(sha256 {pin.sha256}), which is not among the hashes on that line")
 
 
 def _write_inputs(request: PypiRequest, work: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -129,8 +142,8 @@ def _uv_line(entry: Entry, request: PypiRequest, vcs_urls: dict[str, str], local
         local_paths[str(path)] = entry.text
         return str(path)
     if entry.kind == "url":
-        return request.indexes.credentials.add_url(text)
-    return text
+        text = request.indexes.credentials.add_url(text)
+    return text + "".join(f" --hash={h}" for h in entry.hashes)
 
 
 def _compile(request: PypiRequest, work: Path) -> None:
@@ -143,7 +156,7 @@ def _compile(request: PypiRequest, work: Path) -> None:
     for name in sorted(request.conda_provided):
         args += ["--no-emit-package", name]
     with request.indexes.credentials.child_env() as env:
-        done = uv_tool.run(args, env=env, cwd=work)
+        done = uv_tool.run(args, env={**env, **wheel_tags.uv_environment(request.platform, request.osx)}, cwd=work)
     if done.returncode:
         raise _failure(done, request)
 

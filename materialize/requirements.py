@@ -20,6 +20,7 @@ from .errors import InputError
 
 FILENAME = "requirements.txt"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_USERINFO = re.compile(r"://([^/@\s]+)@")
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9_.\-]+)")
 _VCS = ("git+", "hg+", "svn+", "bzr+")
 _VALUE_OPTIONS = {
@@ -47,6 +48,11 @@ class Entry:
     @property
     def where(self) -> str:
         return f"{self.source}:{self.line}"
+
+    @property
+    def secret_variables(self) -> tuple[str, ...]:
+        """${VAR}s inside a URL's userinfo (``https://${USER}:${TOKEN}@host``): credentials."""
+        return tuple(name for userinfo in _USERINFO.findall(self.text) for name in _VAR.findall(userinfo))
 
     @property
     def requirement(self) -> Requirement | None:
@@ -110,47 +116,56 @@ def _logical_lines(text: str):
 
 def _parse_line(line: str, number: int, path: Path, source: str, project: Path, constraint: bool,
                 result: RequirementsSet, stack: tuple[Path, ...]) -> None:
+    if not line.startswith("-"):
+        requirement, options = _split_options(line)
+        result.entries.append(dataclasses.replace(
+            _entry(requirement, options, line, number, source, constraint), base=str(project)))
+        return
     try:
         words = shlex.split(line, posix=True)
     except ValueError as err:
         raise InputError.at(source, number, f"cannot split {line!r}: {err}") from err
-    head = words[0]
-    option, _, inline = head.partition("=")
+    option, _, inline = words[0].partition("=")
+    value = inline or (words[1] if len(words) > 1 else "")
     if option in ("-r", "--requirement", "-c", "--constraint"):
-        target = inline or (words[1] if len(words) > 1 else "")
-        if not target:
+        if not value:
             raise InputError.at(source, number, f"{option} needs a file name")
-        parse_file(path.parent / target, project, constraint=constraint or option in ("-c", "--constraint"),
+        parse_file(path.parent / value, project, constraint=constraint or option in ("-c", "--constraint"),
                    into=result, _stack=stack)
-        return
-    if option in ("-e", "--editable"):
+    elif option in ("-e", "--editable"):
         raise InputError.at(source, number, f"editable installs ({line!r}) make no sense in an environment "
                             "mounted into containers", hint="drop '-e' to install the package normally")
-    if option in _VALUE_OPTIONS:
-        value = inline or (words[1] if len(words) > 1 else "")
+    elif option in _VALUE_OPTIONS:
         if not value:
             raise InputError.at(source, number, f"{option} needs a value")
         result.options.append((_VALUE_OPTIONS[option], value, f"{source}:{number}"))
-        return
-    if option in _FLAG_OPTIONS:
+    elif option in _FLAG_OPTIONS:
         result.options.append((_FLAG_OPTIONS[option], "", f"{source}:{number}"))
-        return
-    if head.startswith("-"):
-        raise InputError.at(source, number, f"unsupported option {head!r}")
-    entry = _entry(words, line, number, source, constraint)
-    result.entries.append(dataclasses.replace(entry, base=str(project)))
+    else:
+        raise InputError.at(source, number, f"unsupported option {words[0]!r}")
 
 
-def _entry(words: list[str], line: str, number: int, source: str, constraint: bool) -> Entry:
-    hashes, rest = [], []
+def _split_options(line: str) -> tuple[str, list[str]]:
+    """As pip does: the requirement runs up to the first whitespace-separated token starting with '-'."""
+    tokens = line.split()
+    for index, token in enumerate(tokens):
+        if index and token.startswith("-"):
+            return " ".join(tokens[:index]), tokens[index:]
+    return line, []
+
+
+def _entry(text: str, options: list[str], line: str, number: int, source: str, constraint: bool) -> Entry:
+    hashes = []
+    words = iter(options)
     for word in words:
         if word.startswith("--hash="):
             hashes.append(word.split("=", 1)[1])
-        elif word.startswith("-"):
-            raise InputError.at(source, number, f"unsupported per-requirement option {word!r}")
+        elif word == "--hash":
+            hashes.append(next(words, ""))
         else:
-            rest.append(word)
-    text = " ".join(rest)
+            raise InputError.at(source, number, f"unsupported per-requirement option {word!r}")
+    if any(":" not in h for h in hashes):
+        raise InputError.at(source, number, "a --hash needs the form ALGORITHM:HEXDIGEST")
     variables = tuple(_VAR.findall(text))
     probe = _VAR.sub("x", text)
     if probe.startswith(_VCS) or ("@ " in probe and any(v in probe for v in _VCS)):
