@@ -14,8 +14,9 @@ CACHE_ENV = "MATERIALIZE_CACHE_DIR"
 LOCK_TIMEOUT_ENV = "MATERIALIZE_LOCK_TIMEOUT"
 CONDA_ARCHIVES = "conda-archives-v1"  # <sha256>/<file name>: verified conda package archives
 RATTLER = "rattler-v1"  # rattler's own package cache (extracted packages)
+WHEELS = "wheels-v1"  # <sha256>/<file name>: verified PyPI artifacts of lockfiles (what `fetch` warms)
 UV = "uv-v1"  # UV_CACHE_DIR
-BUCKETS = (CONDA_ARCHIVES, RATTLER, UV)
+BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV)
 
 
 class LockTimeoutError(MaterializeError):

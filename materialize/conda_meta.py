@@ -1,20 +1,24 @@
-"""conda-meta/*.json as rattler leaves them, made reproducible and mountable.
+"""conda-meta/*.json as rattler leaves them, made reproducible and mountable; reading them back.
 
 rattler records where the archive and its extraction lay in *our* cache, and (since we hand it
 verified local archives) a file:// URL into that cache. Put back the lockfile's URL and channel,
-drop the cache paths, and make the files world-readable (rattler writes them 0600).
+drop the cache paths (and ``link``, whose ``source`` is the extraction folder: rattler reads a
+record without ``link`` but not one with a ``link`` lacking ``source``), and make the files
+world-readable (rattler writes them 0600).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from .lockfile import CondaEntry
 
-_MACHINE_FIELDS = ("extracted_package_dir", "package_tarball_full_path")
+_MACHINE_FIELDS = ("extracted_package_dir", "package_tarball_full_path", "link")
+_DIST_INFO = re.compile(r"(?:^|/)site-packages/([^/]+?)-[^/-]+\.(?:dist-info|egg-info)/")
 
 
 def normalize(prefix: Path, entries: Mapping[str, CondaEntry], channels: list[str]) -> None:
@@ -26,8 +30,6 @@ def normalize(prefix: Path, entries: Mapping[str, CondaEntry], channels: list[st
             continue
         for key in _MACHINE_FIELDS:
             data.pop(key, None)
-        if isinstance(data.get("link"), dict):
-            data["link"].pop("source", None)  # the extraction folder in our cache
         data["url"] = entry.url
         data["channel"] = _channel_of(entry.url, channels)
         data["fn"] = entry.url.rsplit("/", 1)[-1]
@@ -45,15 +47,60 @@ def normalize(prefix: Path, entries: Mapping[str, CondaEntry], channels: list[st
         stray_tag.unlink()
 
 
+def repair(prefix: Path) -> list[str]:
+    """Before linking: drop what a killed install left in conda-meta (rattler's and our temp files,
+    records that do not parse). rattler then sees those packages as absent and links them again."""
+    removed = []
+    folder = prefix / "conda-meta"
+    for temp in sorted([*folder.glob("*.tmp"), *folder.glob("prefix_record_*")]):
+        temp.unlink(missing_ok=True)
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict) or "name" not in data or "files" not in data:
+                raise ValueError("not a package record")
+        except (OSError, ValueError, UnicodeDecodeError):
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
+
+
+def records(prefix: Path) -> dict[str, dict]:
+    """Every readable package record: name -> its conda-meta JSON (plus ``_record``, the file name)."""
+    found = {}
+    for path in sorted((prefix / "conda-meta").glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            found[data["name"]] = {**data, "_record": path.name}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+def installed(prefix: Path) -> dict[str, str]:
+    """name -> "version-build" of every conda package in the prefix."""
+    return {name: f"{data.get('version')}-{data.get('build', '')}" for name, data in records(prefix).items()}
+
+
 def conda_owned_paths(prefix: Path) -> set[str]:
     """Every file path that a conda package installed (relative to the prefix)."""
     owned: set[str] = set()
-    for path in (prefix / "conda-meta").glob("*.json"):
-        try:
-            owned.update(json.loads(path.read_text()).get("files", []))
-        except ValueError:
-            continue
+    for data in records(prefix).values():
+        owned.update(data.get("files", []))
     return owned
+
+
+def python_distributions(prefix: Path) -> dict[str, str]:
+    """Canonical distribution name -> the conda package that ships its dist-info."""
+    from packaging.utils import canonicalize_name
+
+    found = {}
+    for name, data in records(prefix).items():
+        for path in data.get("files", []):
+            match = _DIST_INFO.search(path)
+            if match:
+                found[canonicalize_name(match.group(1))] = name
+    return found
 
 
 def installed_python(prefix: Path) -> str | None:

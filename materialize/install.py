@@ -1,8 +1,20 @@
 """Lockfile -> prefix: conda packages linked by rattler, then PyPI packages by uv; never resolving again.
 
-Order of work, each step safe to repeat after a crash: clear the stamp, (rebuild when the Python
-minor version changed), fetch and verify every conda archive, link, normalize conda-meta, sync
-the PyPI part, write the manifest, and last the stamp.
+Order of work, each step safe to repeat after a crash (a kill -9 at any moment, then a re-run,
+ends with a prefix that ``verify`` accepts):
+
+1. take the prefix lock; return at once when the stamp says this lockfile is installed;
+2. fetch every artifact into the cache and check its sha256 against the lockfile; refuse a PyPI
+   entry that would replace a distribution a conda package provides. Nothing in the prefix has
+   changed yet: a download error, a hash mismatch or a tampered lockfile leaves the previous
+   environment exactly as it was (stamp included, so ``verify`` still accepts it);
+3. clear the stamp: from here on the prefix counts as incomplete until step 7;
+4. (rebuild from scratch when the Python minor version changed); drop what a killed run left in
+   conda-meta; uninstall the uv-installed distributions the lock no longer holds;
+5. link the conda packages (rattler adds, removes, replaces; copies, never hardlinks into the
+   cache), normalize conda-meta;
+6. install the changed PyPI artifacts with uv from the verified cache;
+7. write the manifest, and last the stamp.
 """
 
 from __future__ import annotations
@@ -14,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, cache, conda_meta, fetch, lockfile, platforms, prefix_state, project as projects
-from .errors import InputError
+from .errors import InputError, IntegrityError
 from .settings import Settings
 from .ui import Console
 
@@ -59,45 +71,48 @@ class InstallReport:
                 "removed": self.conda_removed}, "pypi": {"changed": self.pypi_changed, "removed": self.pypi_removed}}
 
 
+@dataclass
+class _Work:
+    """What one install run works from: the lock's entries for this platform and the verified artifacts."""
+
+    lock: lockfile.Lock
+    conda: list[lockfile.CondaEntry]
+    pip: list[lockfile.PipEntry]
+    project: Any  # projects.Project | None: credentials (pip.conf, .env) and local project sources
+    archives: list[Path] = field(default_factory=list)
+    wheels: dict[str, Path] = field(default_factory=dict)
+
+
 def _minor(version: str | None) -> str | None:
     return ".".join(version.split(".")[:2]) if version else None
 
 
 def install(options: InstallOptions, console: Console) -> InstallReport:
     started = time.monotonic()
+    lock = lockfile.read(options.lockfile)  # first: a missing lockfile is an input error (exit 3)
     digest = lockfile.file_digest(options.lockfile)
-    lock = lockfile.read(options.lockfile)
     platform = platforms.host()
     if platform not in lock.platforms:
         raise InputError(f"{options.lockfile.name}: has no packages for this machine's platform {platform} "
                          f"(it has: {', '.join(lock.platforms)})", hint=f"materialize lock --platform {platform}")
-    conda_entries, pip_entries = lock.for_platform(platform)
     prefix = options.prefix
     prefix.mkdir(parents=True, exist_ok=True)
     with cache.file_lock(prefix / prefix_state.STATE_DIR / "lock", f"the prefix {prefix}"):
-        if prefix_state.is_fresh(prefix, digest, __version__):  # another process finished the same work
-            return InstallReport(prefix, platform, lock.python.get(platform, ""), "up-to-date")
         report = InstallReport(prefix, platform, lock.python.get(platform, ""), "installed")
-        prefix_state.clear_stamp(prefix)
-        before = _conda_installed(prefix)
+        if prefix_state.is_fresh(prefix, digest, __version__):  # another process finished the same work
+            report.status = "up-to-date"
+            return report
+        work = _Work(lock, *lock.for_platform(platform), _project_for_credentials(options))
         old_python = conda_meta.installed_python(prefix)
-        if old_python and _minor(old_python) != _minor(report.python):
+        rebuild = bool(old_python and report.python) and _minor(old_python) != _minor(report.python)
+        console.progress(f"fetching {len(work.conda)} conda and {len(work.pip)} PyPI artifacts ...")
+        _fetch(work, prefix, rebuild, options.offline)
+        _refuse_overlap(work)
+        prefix_state.clear_stamp(prefix)  # from here on the prefix is incomplete until the stamp is back
+        if rebuild:
             _empty(prefix)
-            report.status, report.previous_python, before = "rebuilt", old_python, {}
-        elif before:
-            report.status = "updated"
-        console.progress(f"fetching {len(conda_entries)} conda packages ...")
-        archives = [_verified_archive(e, options.offline) for e in conda_entries]
-        console.progress("linking conda packages ...")
-        from . import conda_engine
-
-        conda_engine.link(archives, prefix, cache.bucket(cache.RATTLER), platform)
-        conda_meta.normalize(prefix, {e.name: e for e in conda_entries}, lock.channels)
-        after = _conda_installed(prefix)
-        report.conda_changed = sorted(n for n, v in after.items() if before.get(n) != v)
-        report.conda_removed = sorted(set(before) - set(after))
-        console.progress(f"installing {len(pip_entries)} PyPI packages ...")
-        report.pypi_changed, report.pypi_removed = _sync_pypi(options, lock, pip_entries)
+            report.status, report.previous_python = "rebuilt", old_python
+        _apply(options, work, report, console)
         console.progress("writing the manifest ...")
         prefix_state.write_manifest(prefix, prefix_state.scan(prefix))
         prefix_state.write_stamp(prefix, prefix_state.Stamp(digest, platform, report.python, __version__))
@@ -106,27 +121,74 @@ def install(options: InstallOptions, console: Console) -> InstallReport:
     return report
 
 
-def _verified_archive(entry: lockfile.CondaEntry, offline: bool) -> Path:
-    cached = fetch.cached_path(entry.url, entry.sha256)
-    if cached.is_file():
-        fetch.verify_cached(cached, entry.sha256)
-        return cached
-    return fetch.fetch(entry.url, entry.sha256, offline=offline)
-
-
-def _sync_pypi(options: InstallOptions, lock: lockfile.Lock, entries: list[lockfile.PipEntry]):
+def _fetch(work: _Work, prefix: Path, rebuild: bool, offline: bool) -> None:
+    """Every conda archive, and every wheel the prefix does not hold yet, verified in the cache."""
     from . import pypi_install
 
-    if not entries and not lock.local_projects and not (options.prefix / "conda-meta").is_dir():
-        return [], []
-    project = _project_for_credentials(options)
+    credentials = _credentials(work.project)
+    hashed = [e for e in work.pip if e.sha256]
+    needed = hashed if rebuild else pypi_install.needed(prefix, hashed)
+    conda = [fetch.Artifact(e.url, e.sha256, cache.CONDA_ARCHIVES) for e in work.conda]
+    wheels = [fetch.Artifact(e.url, e.sha256, cache.WHEELS) for e in needed]
+    paths = fetch.verified_all(conda + wheels, offline=offline, credentials=credentials)
+    work.archives = paths[: len(conda)]
+    work.wheels = {e.name: path for e, path in zip(needed, paths[len(conda):])}
+
+
+def _refuse_overlap(work: _Work) -> None:
+    """PyPI never replaces a distribution that a conda package provides: a lockfile asking for that
+    was altered (the lock step leaves conda-provided names out of the PyPI part)."""
+    from . import conda_engine, pypi_install
+
+    provided = {pypi_install.canonical_name(dist): entry.name for entry, archive in zip(work.conda, work.archives)
+                for dist, _ in conda_engine.python_distributions(archive)}
+    clash = sorted({pypi_install.canonical_name(e.name) for e in work.pip} & set(provided))
+    if clash:
+        packages = ", ".join(sorted({provided[name] for name in clash}))
+        raise IntegrityError(f"the lockfile installs {', '.join(clash)} from PyPI, but the conda package(s) "
+                             f"{packages} provide it; refusing to replace conda-owned files",
+                             hint="re-create the lockfile with 'materialize lock'")
+
+
+def _apply(options: InstallOptions, work: _Work, report: InstallReport, console: Console) -> None:
+    from . import conda_engine, pypi_install
+
+    prefix = options.prefix
+    before = conda_meta.installed(prefix)
+    if before and report.status == "installed":
+        report.status = "updated"
+    conda_meta.repair(prefix)  # what a killed run left: rattler's and uv's temp files, broken records
+    pypi_install.remove_leftovers(prefix)
+    wanted = pypi_install.wanted_names(work.pip, work.lock.local_projects)
+    report.pypi_removed = pypi_install.remove_stale(prefix, wanted)
+    console.progress("linking conda packages ...")
+    conda_engine.link(work.archives, prefix, cache.bucket(cache.RATTLER), report.platform)
+    conda_meta.normalize(prefix, {e.name: e for e in work.conda}, work.lock.channels)
+    after = conda_meta.installed(prefix)
+    report.conda_changed = sorted(n for n, v in after.items() if before.get(n) != v)
+    report.conda_removed = sorted(set(before) - set(after))
+    console.progress(f"installing {len(work.pip)} PyPI packages ...")
+    report.pypi_changed = _install_pypi(options, work)
+
+
+def _install_pypi(options: InstallOptions, work: _Work) -> list[str]:
+    from . import pypi_install
+
+    if not work.pip and not work.lock.local_projects:
+        return []
+    project = work.project
     plan = pypi_install.PipPlan(
-        prefix=options.prefix, entries=entries, local_projects=lock.local_projects, project=options.project,
-        variables=project.variables if project else {},
-        credentials=project.indexes.credentials if project else pypi_install.Credentials(),
+        prefix=options.prefix, entries=work.pip, local_projects=work.lock.local_projects, project=options.project,
+        variables=project.variables if project else {}, credentials=_credentials(project),
         index_args=project.indexes.uv_args(options.settings["index-strategy"]) if project else [],
-        offline=options.offline)
-    return pypi_install.sync(plan)
+        offline=options.offline, artifacts=work.wheels, lockfile_name=options.lockfile.name)
+    return pypi_install.install(plan)
+
+
+def _credentials(project):
+    from .credentials import Credentials
+
+    return project.indexes.credentials if project is not None else Credentials()
 
 
 def _project_for_credentials(options: InstallOptions):
@@ -137,22 +199,12 @@ def _project_for_credentials(options: InstallOptions):
         return None
 
 
-def _conda_installed(prefix: Path) -> dict[str, str]:
-    import json
-
-    found = {}
-    for path in (prefix / "conda-meta").glob("*.json"):
-        try:
-            data = json.loads(path.read_text())
-            found[data["name"]] = f"{data['version']}-{data.get('build', '')}"
-        except (ValueError, KeyError):
-            continue
-    return found
-
-
 def _empty(prefix: Path) -> None:
-    """Remove everything in the prefix except our state folder (the prefix may be a mount point)."""
-    for child in prefix.iterdir():
+    """Remove everything in the prefix except our state folder (the prefix may be a mount point).
+
+    conda-meta goes last: a run killed half-way still sees the old Python and empties again."""
+    children = sorted(prefix.iterdir(), key=lambda child: child.name == "conda-meta")
+    for child in children:
         if child.name == prefix_state.STATE_DIR:
             continue
         if child.is_dir() and not child.is_symlink():
@@ -161,10 +213,15 @@ def _empty(prefix: Path) -> None:
             child.unlink()
 
 
-def fetch_all(lockfile_path: Path, console: Console) -> int:
+def fetch_all(lockfile_path: Path, project_dir: Path, settings: Settings, console: Console) -> dict[str, Any]:
+    """Warm the cache with every artifact of the lockfile, all platforms (for air-gapped installs)."""
     lock = lockfile.read(lockfile_path)
-    for entry in lock.conda:
-        console.progress(f"fetching {entry.name} ...")
-        _verified_archive(entry, offline=False)
+    project = _project_for_credentials(InstallOptions(lockfile_path, project_dir, project_dir, settings))
+    conda = [fetch.Artifact(e.url, e.sha256, cache.CONDA_ARCHIVES) for e in lock.conda]
+    wheels = [fetch.Artifact(e.url, e.sha256, cache.WHEELS) for e in lock.pip if e.sha256]
+    unique = list(dict.fromkeys(conda + wheels))
+    console.progress(f"fetching {len(unique)} artifacts ...")
+    fetch.verified_all(unique, credentials=_credentials(project))
     console.done_progress()
-    return len(lock.conda)
+    skipped = sorted({e.name for e in lock.pip if not e.sha256} | {p["name"] for p in lock.local_projects})
+    return {"artifacts": len(unique), "conda": len(set(conda)), "pypi": len(set(wheels)), "not_fetched": skipped}

@@ -1,7 +1,10 @@
-"""What a prefix holds: a stamp (lockfile digest, tool version) written last, and a file manifest.
+"""What a prefix holds: a stamp (lockfile digest, tool version) written last, a file manifest, and
+which artifact each uv-installed distribution came from.
 
-Both live in ``<prefix>/.materialize/``, which the manifest itself leaves out. Reading the stamp
-imports nothing heavy: it is the whole of a no-op install.
+All live in ``<prefix>/.materialize/``, which the manifest itself leaves out. Reading the stamp
+imports nothing heavy: it is the whole of a no-op install. Every write is atomic (temp file +
+``os.replace``) and deterministic (sorted keys), so a killed install never leaves half a file and
+two installs of one lockfile write the same bytes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 STATE_DIR = ".materialize"
 STAMP = "stamp.json"
 MANIFEST = "manifest.json"
+PYPI = "pypi.json"  # canonical name -> the artifact uv installed (wheel sha256, git URL, local source digest)
 STAMP_VERSION = 1
 
 
@@ -82,9 +86,28 @@ def read_manifest(prefix: Path) -> dict[str, dict[str, object]] | None:
         return None
 
 
+def read_pypi(prefix: Path) -> dict[str, str]:
+    try:
+        data = json.loads((prefix / STATE_DIR / PYPI).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def write_pypi(prefix: Path, installed: dict[str, str]) -> None:
+    """An empty record is no file, as in a prefix that never had PyPI packages (same tree either way)."""
+    if installed:
+        _atomic_json(prefix / STATE_DIR / PYPI, installed)
+    else:
+        (prefix / STATE_DIR / PYPI).unlink(missing_ok=True)
+
+
 def _atomic_json(path: Path, data: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    with temp.open("w") as handle:
+        handle.write(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.chmod(temp, 0o644)
     os.replace(temp, path)
