@@ -5,24 +5,37 @@ from __future__ import annotations
 from packaging import tags
 from packaging.utils import parse_wheel_filename
 
+from .errors import InputError
+
 _LINUX_ARCH = {"linux-64": "x86_64", "linux-aarch64": "aarch64", "linux-ppc64le": "ppc64le", "linux-s390x": "s390x"}
 _OSX_ARCH = {"osx-64": "x86_64", "osx-arm64": "arm64"}
 _WIN_ARCH = {"win-64": "win_amd64", "win-arm64": "win_arm64"}
 
 
+# The manylinux glibc minor versions uv 0.13 accepts in --python-platform (2_17 is manylinux2014).
+_UV_GLIBC_MINORS = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
+_UV_TARGETS = {"osx-arm64": "aarch64-apple-darwin", "osx-64": "x86_64-apple-darwin",
+               "win-64": "x86_64-pc-windows-msvc", "win-arm64": "aarch64-pc-windows-msvc"}
+
+
 def uv_platform(platform: str, glibc: str = "2.28") -> str:
-    """The conda subdir as uv's --python-platform."""
-    if platform in _LINUX_ARCH:
-        return f"{_LINUX_ARCH[platform]}-manylinux_{glibc.replace('.', '_')}"
-    if platform == "osx-arm64":
-        return "aarch64-apple-darwin"
-    if platform == "osx-64":
-        return "x86_64-apple-darwin"
-    if platform == "win-64":
-        return "x86_64-pc-windows-msvc"
-    if platform == "win-arm64":
-        return "aarch64-pc-windows-msvc"
-    raise ValueError(f"no PyPI platform is known for {platform}")
+    """The conda subdir as uv's --python-platform; glibc is rounded down to a target uv knows."""
+    if platform in ("linux-64", "linux-aarch64"):
+        minor = int(glibc.split(".")[1]) if glibc.startswith("2.") and glibc.split(".")[1].isdigit() else 0
+        known = [m for m in _UV_GLIBC_MINORS if m <= minor]
+        if not known:
+            raise InputError(f"__glibc {glibc!r}: uv can lock PyPI packages only for glibc >= 2.17 "
+                             f"(platform {platform})", hint="set virtual-packages.__glibc to 2.17 or newer")
+        return f"{_LINUX_ARCH[platform]}-manylinux_2_{known[-1]}"
+    if platform in _UV_TARGETS:
+        return _UV_TARGETS[platform]
+    raise InputError(f"PyPI packages cannot be locked for {platform}: uv has no target platform for it",
+                     hint="lock that platform for a project without requirements, or drop it from the platforms")
+
+
+def uv_environment(platform: str, osx: str = "11.0") -> dict[str, str]:
+    """Environment uv needs for the target: the macOS version (uv assumes 13.0 without it)."""
+    return {"MACOSX_DEPLOYMENT_TARGET": osx} if platform in _OSX_ARCH else {}
 
 
 def _platforms(platform: str, glibc: str, osx: str) -> list[str]:
