@@ -77,12 +77,13 @@ def _project_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    code = run(sys.argv[1:] if argv is None else argv)
     try:
+        code = run(sys.argv[1:] if argv is None else argv)
         sys.stdout.flush()
         sys.stderr.flush()
-    finally:
-        os._exit(code)
+    except BrokenPipeError:  # `materialize diff ... | head`: the reader left; nothing more to say
+        code = 0
+    os._exit(code)
 
 
 def run(argv: list[str]) -> int:
@@ -108,6 +109,8 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         console.error("interrupted", None)
         return 130
+    except BrokenPipeError:
+        raise
     except Exception as err:  # a bug: keep the traceback where it can be read
         return _internal(console, args, err, log_path)
     console.envelope(args.command, 0, data, [])
@@ -116,7 +119,7 @@ def run(argv: list[str]) -> int:
 
 def _fail(console: Any, command: str, err: MaterializeError) -> int:
     console.error(err.message, err.hint)
-    console.envelope(command, err.exit_code, None, [{"kind": err.kind, "message": err.message, "hint": err.hint}])
+    console.envelope(command, err.exit_code, err.data, [{"kind": err.kind, "message": err.message, "hint": err.hint}])
     return err.exit_code
 
 

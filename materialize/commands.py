@@ -34,9 +34,10 @@ def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
              "core": args.core}
     settings = _settings(args.project, flags)
     project = projects.load(args.project, settings)
-    options = locking.LockOptions(project, settings, _lockfile_path(args, settings),
-                                  locking.target_platforms(args.platforms or [], settings),
-                                  upgrade=args.upgrade, upgrade_packages=tuple(args.upgrade_package))
+    path = _lockfile_path(args, settings)
+    platforms = locking.target_platforms(args.platforms or [], settings, path)
+    options = locking.LockOptions(project, settings, path, platforms, upgrade=args.upgrade,
+                                  upgrade_packages=tuple(args.upgrade_package))
     if args.check:
         return _check_fresh(options)
     console.progress("locking ...")
@@ -113,7 +114,10 @@ def _require_fresh(args: argparse.Namespace, settings, path: Path) -> None:
 def verify(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from . import verify as verifying
 
-    report = verifying.verify(args.prefix.resolve(), _lockfile_path(args))
+    path = _lockfile_path(args)
+    if args.lockfile is None and not path.is_file():
+        path = None  # no lockfile at hand (a mounted prefix): check the files against the manifest only
+    report = verifying.verify(args.prefix.resolve(), path)
     for line in report.lines():
         console.out(line)
     report.raise_on_drift()
@@ -123,9 +127,12 @@ def verify(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 def fetch(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from . import install as installing
 
-    count = installing.fetch_all(_lockfile_path(args), console)
-    console.out(f"{count} artifacts are in the cache")
-    return {"artifacts": count}
+    settings = _settings(args.project, {})
+    data = installing.fetch_all(_lockfile_path(args, settings), args.project.resolve(), settings, console)
+    console.out(f"{data['artifacts']} artifacts are in the cache ({data['conda']} conda, {data['pypi']} PyPI)")
+    if data["not_fetched"]:
+        console.out(f"not fetched (uv builds them from source at install): {', '.join(data['not_fetched'])}")
+    return data
 
 
 def config(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -139,13 +146,18 @@ def config(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 def export(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from . import export as exporting
 
-    text = exporting.render(_lockfile_path(args), args.format, args.platform)
+    lockfile_path = _lockfile_path(args)
+    done = exporting.export(lockfile_path, args.format, args.platform, args.output)
     if args.output:
-        exporting.write_atomic(args.output, text)
+        exporting.write_atomic(args.output, done.text)
+        console.info(f"Wrote {args.output} ({args.format}, {done.platform}): {done.conda} conda and "
+                     f"{done.pypi} PyPI packages")
     elif not args.json:
-        print(text, end="")
-    return {"format": args.format, "output": str(args.output) if args.output else None,
-            "text": None if args.output else text}
+        print(done.text, end="", flush=True)
+    return {"format": args.format, "platform": done.platform, "lockfile": str(lockfile_path),
+            "output": str(args.output.resolve()) if args.output else None,
+            "text": None if args.output else done.text,
+            "conda": done.conda, "pypi": done.pypi, "skipped": list(done.skipped)}
 
 
 def diff(args: argparse.Namespace, console: Console) -> dict[str, Any]:

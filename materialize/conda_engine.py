@@ -14,9 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .conda_specs import CondaSpec
+from typing import TYPE_CHECKING
 from .errors import FetchError, InputError, MaterializeError, ResolutionError
 from .secrets import redact
+
+if TYPE_CHECKING:
+    from .conda_specs import CondaSpec
 
 log = logging.getLogger(__name__)
 CHANNEL_ALIAS = "https://conda.anaconda.org/"
@@ -56,6 +59,30 @@ class LinkFailed(MaterializeError):
     kind = "link"
 
 
+@dataclass(frozen=True)
+class ParsedSpec:
+    name: str  # normalized
+    build: str | None
+    canonical: str
+
+
+class SpecError(ValueError):
+    """rattler could not parse a MatchSpec; the message is rattler's first line."""
+
+
+def parse_match_spec(text: str) -> ParsedSpec:
+    """Lenient, as conda reads ``conda list --export`` lines (``name=ver=build``)."""
+    from rattler import MatchSpec
+
+    try:
+        match = MatchSpec(text, strict=False)
+    except Exception as err:  # rattler's InvalidMatchSpecError family has no public base class
+        lines = str(err).strip().splitlines()
+        raise SpecError(lines[0] if lines else type(err).__name__) from err
+    name = match.name.normalized if match.name is not None else ""
+    return ParsedSpec(name, None if match.build is None else str(match.build), str(match))
+
+
 def channel_url(channel: str) -> str:
     if "://" in channel:
         return channel.rstrip("/")
@@ -67,24 +94,45 @@ def _run(coro):
     return asyncio.run(coro)
 
 
-def virtual_packages(platform: str, overrides: Mapping[str, str]) -> list:
-    from rattler import BuildString, GenericVirtualPackage, PackageName, Version
+# Virtual packages that exist only on some platform families: an override never adds them elsewhere
+# (a `__glibc` override must not let a glibc-only package solve for osx-arm64).
+_FAMILIES = {"__glibc": ("linux",), "__linux": ("linux",), "__osx": ("osx",), "__win": ("win",),
+             "__unix": ("linux", "osx")}
 
+
+def virtual_values(platform: str, overrides: Mapping[str, str]) -> dict[str, str]:
+    """name -> "version[=build]" assumed for ``platform``: the family defaults, then the overrides."""
     family = platform.split("-")[0]
     values = dict(DEFAULT_VIRTUAL.get(family, {}))
     arch = platform.split("-", 1)[1] if "-" in platform else ""
     if arch and arch != "noarch":
         values["__archspec"] = "1"
-    values.update(overrides)
+    values.update({k: v for k, v in overrides.items() if family in _FAMILIES.get(k, (family,))})
+    return {k: v for k, v in sorted(values.items()) if v}  # an empty override removes a default
+
+
+def virtual_packages(platform: str, overrides: Mapping[str, str]) -> list:
+    from rattler import BuildString, GenericVirtualPackage, PackageName, Version
+
+    arch = platform.split("-", 1)[1] if "-" in platform else ""
     packages = []
-    for name, value in sorted(values.items()):
-        if not value:
-            continue  # an empty override removes a default (e.g. __cuda = "")
+    for name, value in virtual_values(platform, overrides).items():
         version, _, build = value.partition("=")
         if name == "__archspec":
             build = build or {"64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}.get(arch, arch)
         packages.append(GenericVirtualPackage(PackageName(name), Version(version), BuildString(build or "0")))
     return packages
+
+
+def version_order(old: str, new: str) -> int:
+    """1 when ``new`` is the newer conda version, -1 when older, 0 when equal or either does not parse."""
+    from rattler import Version
+
+    try:
+        a, b = Version(old), Version(new)
+    except Exception:  # rattler's InvalidVersionError has no public base class
+        return 0
+    return (a < b) - (a > b)
 
 
 def solve(channels: Sequence[str], specs: Sequence[CondaSpec], platform: str, *,
@@ -194,14 +242,23 @@ def records_from_archives(archives: Sequence[Path]) -> list:
 
 
 def link(archives: Sequence[Path], prefix: Path, cache_dir: Path, platform: str) -> None:
-    """Make ``prefix`` hold exactly these packages (rattler adds, removes and replaces as needed)."""
-    from rattler import install
+    """Make ``prefix`` hold exactly these packages (rattler adds, removes and replaces as needed).
+
+    Files are copied (or reflinked), never hardlinked: a hardlinked prefix shares inodes with the
+    cache, so editing one file in place would change the cache and every other prefix built from
+    it. ``allow-symbolic-links`` only governs a package's own softlink entries (relative links
+    inside the prefix); without it rattler copies their targets unpatched. Every cached extraction
+    is fully validated (sha256 of each file) before it is linked.
+    """
+    from rattler import Config, PackageCache, ValidationMode, install
     from rattler.exceptions import ExtractError, InstallerError, IoError, LinkError, TransactionError
     from rattler.platform import Platform
 
     records = records_from_archives(archives)
+    config = Config.from_toml("allow-hard-links = false\nallow-symbolic-links = true\nallow-ref-links = true\n")
+    package_cache = PackageCache.new_layered([cache_dir], validation_mode=ValidationMode.full())
     try:
-        _run(install(records, target_prefix=prefix, cache_dir=cache_dir, show_progress=False,
+        _run(install(records, target_prefix=prefix, package_cache=package_cache, config=config, show_progress=False,
                      execute_link_scripts=False, platform=Platform(platform)))
     except (ExtractError, InstallerError, IoError, LinkError, TransactionError) as err:
         raise LinkFailed(f"linking the conda packages into {prefix} failed: {redact(str(err)).strip()}") from err

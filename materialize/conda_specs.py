@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .conda_engine import SpecError, parse_match_spec
 from .errors import InputError
 
 FILENAME = "conda-packages.txt"
@@ -72,26 +73,17 @@ def parse_text(text: str, source: str = FILENAME) -> CondaFile:
 
 def parse_spec(line: str, number: int, source: str = FILENAME) -> CondaSpec:
     """Parse one spec with rattler's lenient MatchSpec, then refuse what conda would refuse."""
-    from rattler import MatchSpec
-
     channel, _, rest = line.rpartition("::") if "::" in line else (None, "", line)
     if channel is not None and not channel.strip():
         raise InputError.at(source, number, f"{line!r}: empty channel before '::'")
     if not rest.strip():
         raise InputError.at(source, number, f"{line!r}: missing package name")
     try:
-        match = MatchSpec(rest.strip(), strict=False)
-    except Exception as err:  # rattler raises its own InvalidMatchSpecError family
-        raise InputError.at(source, number, f"{line!r}: {_first_line(err)}") from err
-    name = match.name.normalized if match.name is not None else ""
-    if not _NAME.match(name):
-        raise InputError.at(source, number, f"{line!r}: {name!r} is not a valid package name")
-    if match.build is not None and not _BUILD.match(str(match.build)):
-        raise InputError.at(source, number, f"{line!r}: invalid build string {str(match.build)!r}")
-    canonical = str(match)
-    return CondaSpec(line, name, channel.strip() if channel else None, canonical, number, source)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+        parsed = parse_match_spec(rest.strip())
+    except SpecError as err:
+        raise InputError.at(source, number, f"{line!r}: {err}") from err
+    if not _NAME.match(parsed.name):
+        raise InputError.at(source, number, f"{line!r}: {parsed.name!r} is not a valid package name")
+    if parsed.build is not None and not _BUILD.match(parsed.build):
+        raise InputError.at(source, number, f"{line!r}: invalid build string {parsed.build!r}")
+    return CondaSpec(line, parsed.name, channel.strip() if channel else None, parsed.canonical, number, source)

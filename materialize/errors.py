@@ -17,10 +17,11 @@ class MaterializeError(Exception):
     exit_code = 1
     kind = "error"
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, data: object = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.data = data  # what --json shows as "data" (e.g. verify's drift report)
 
     def __str__(self) -> str:
         return self.message

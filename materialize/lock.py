@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +37,12 @@ class LockReport:
     unchanged: bool = False
 
 
-def target_platforms(flags: list[str], settings: Settings) -> list[str]:
-    chosen = flags or settings["platforms"] or [platform_names.host()]
+def target_platforms(flags: list[str], settings: Settings, lockfile_path: Path | None = None) -> list[str]:
+    """--platform flags, else the `platforms` setting, else the previous lockfile's, else this host's."""
+    chosen = flags or settings["platforms"]
+    if not chosen:
+        previous = _previous(lockfile_path) if lockfile_path is not None else None
+        chosen = previous.platforms if previous else [platform_names.host()]
     for name in chosen:
         if name not in platform_names.KNOWN:
             raise InputError(f"unknown platform {name!r} (known: {', '.join(platform_names.KNOWN)})")
@@ -81,18 +86,40 @@ def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, r
     result.conda += [_conda_entry(p, platform) for p in solved]
     provided = _conda_provided(solved)
     result.conda_provided[platform] = {k: list(v) for k, v in sorted(provided.items())}
+    virtual = conda_engine.virtual_values(platform, settings["virtual-packages"])
     request = pypi_resolve.PypiRequest(
         project=project.root, user=project.user, core=project.core, core_label=project.core_label,
         conda_provided=provided, python=python, platform=platform, indexes=project.indexes,
-        strategy=settings["index-strategy"], glibc=settings["virtual-packages"].get("__glibc", "2.28"),
-        osx=settings["virtual-packages"].get("__osx", "11.0"), variables=project.variables)
+        strategy=settings["index-strategy"], glibc=virtual.get("__glibc", "2.17").partition("=")[0],
+        osx=virtual.get("__osx", "11.0").partition("=")[0], variables=project.variables,
+        preferences=[] if previous is None else _preferences(previous, platform, _moving(options, previous,
+                                                                                          platform, python)))
     pins, local_projects = pypi_resolve.resolve(request)
     result.pip += [PipEntry(p.name, p.version, platform, p.url, p.sha256) for p in pins]
     for local in local_projects:
-        entry = {"name": local.name, "version": local.version, "path": local.path,
-                 "digest": digest.source_tree((project.root / local.path).resolve(), {options.lockfile.name})}
+        entry = {"name": local.name, "version": local.version,
+                 "path": Path(os.path.relpath(local.path, project.root)).as_posix(),
+                 "digest": digest.source_tree(Path(local.path), {options.lockfile.name})}
         if entry not in result.local_projects:
             result.local_projects.append(entry)
+
+
+def _moving(options: LockOptions, previous: Lock, platform: str, python: str) -> tuple[str, ...]:
+    """Pins let go: --upgrade-package names, and the core packages when the Python minor version changed."""
+    old = previous.python.get(platform)
+    if old is not None and old.split(".")[:2] != python.split(".")[:2]:
+        core = tuple(e.name for e in options.project.core.entries if e.name)
+        return options.upgrade_packages + core
+    return options.upgrade_packages
+
+
+def _preferences(previous: Lock, platform: str, upgrade: tuple[str, ...]) -> list[pypi_resolve.PypiPin]:
+    from packaging.utils import canonicalize_name
+
+    moving = {canonicalize_name(n) for n in upgrade}
+    return [pypi_resolve.PypiPin(e.name, e.version, e.url, e.sha256,
+                                 "vcs" if not e.sha256 else "wheel" if e.url.endswith(".whl") else "sdist")
+            for e in previous.pip if e.platform == platform and e.name not in moving]
 
 
 def _conda_specs(project: Project, settings: Settings) -> list[CondaSpec]:
@@ -177,4 +204,8 @@ def _report(path: Path, lock: Lock, previous: Lock | None, settings: Settings) -
 
 
 def _same(a: Lock, b: Lock) -> bool:
-    return (a.conda, a.pip, a.content_hash) == (b.conda, b.pip, b.content_hash)
+    def key(e):  # the file lists packages by name, then platform; a lock is built platform by platform
+        return e.platform, e.name
+
+    return ((sorted(a.conda, key=key), sorted(a.pip, key=key), a.content_hash)
+            == (sorted(b.conda, key=key), sorted(b.pip, key=key), b.content_hash))

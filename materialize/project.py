@@ -56,8 +56,11 @@ def load(root: Path, settings: Settings) -> Project:
 
 
 def load_core(settings: Settings, project_root: Path) -> tuple[RequirementsSet, str]:
-    """The core requirements: ``core-requirements`` (a file or a list) or the named set ``core``."""
+    """The core requirements: ``core-requirements`` (a file or a list) or the named set ``core``,
+    whichever was set in the more specific layer (``core-requirements`` on a tie)."""
     explicit = settings["core-requirements"]
+    if settings.rank("core") > settings.rank("core-requirements"):
+        explicit = None
     if isinstance(explicit, list):
         return requirements.parse_lines(explicit, "core-requirements", project_root), "core requirements"
     if isinstance(explicit, str):

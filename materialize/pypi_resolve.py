@@ -43,7 +43,7 @@ class PypiPin:
 class LocalProject:
     name: str
     version: str
-    path: str  # relative to the project folder
+    path: str  # absolute
 
 
 @dataclass
@@ -92,12 +92,13 @@ def resolve(request: PypiRequest) -> tuple[list[PypiPin], list[LocalProject]]:
     check_conda_conflicts(request)
     with tempfile.TemporaryDirectory(prefix="materialize-uv-") as folder:
         work = Path(folder)
-        vcs_urls, locals_ = _write_inputs(request, work)
+        vcs_urls = _write_inputs(request, work)
+        _write_preferences(request.preferences, work / "pylock.toml")
         _compile(request, work)
         pylock = tomllib.loads((work / "pylock.toml").read_text())
     pins = _pins(pylock, request, vcs_urls)
     check_pinned_hashes(pins, request)
-    return pins, _local_projects(pylock, locals_, request)
+    return pins, _local_projects(pylock, request)
 
 
 def check_pinned_hashes(pins: list[PypiPin], request: PypiRequest) -> None:
@@ -111,23 +112,37 @@ def check_pinned_hashes(pins: list[PypiPin], request: PypiRequest) -> None:
                                  f"(sha256 {pin.sha256}), which is not among the hashes on that line")
 
 
-def _write_inputs(request: PypiRequest, work: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """user.in, core.in, constraints.txt; returns git URLs by name (as written) and local paths."""
+def _write_inputs(request: PypiRequest, work: Path) -> dict[str, str]:
+    """user.in, core.in, constraints.txt; returns git URLs by name, as written."""
     vcs_urls: dict[str, str] = {}
-    local_paths: dict[str, str] = {}
     files = {"user.in": [], "core.in": [], "constraints.txt": []}
     for target, entries in (("user.in", request.user.entries), ("core.in", request.core.entries)):
         for entry in entries:
-            line = _uv_line(entry, request, vcs_urls, local_paths)
+            line = _uv_line(entry, request, vcs_urls)
             files["constraints.txt" if entry.constraint else target].append(line)
     for name, (version, _) in sorted(request.conda_provided.items()):
         files["constraints.txt"].append(f"{name}=={version}")
     for name, lines in files.items():
         (work / name).write_text("\n".join(lines) + "\n")
-    return vcs_urls, local_paths
+    return vcs_urls
 
 
-def _uv_line(entry: Entry, request: PypiRequest, vcs_urls: dict[str, str], local_paths: dict[str, str]) -> str:
+def _write_preferences(pins: list[PypiPin], path: Path) -> None:
+    """uv reads an existing output file as the previous pins: unchanged pins stay put."""
+    if not pins:
+        return
+    lines = ['lock-version = "1.0"', 'created-by = "materialize"', ""]
+    for pin in pins:
+        if pin.kind == "vcs":
+            continue
+        artifact = "wheels = [{" if pin.kind == "wheel" else "sdist = {"
+        closing = "}]" if pin.kind == "wheel" else "}"
+        lines += ["[[packages]]", f'name = "{pin.name}"', f'version = "{pin.version}"',
+                  f'{artifact} url = "{pin.url}", hashes = {{ sha256 = "{pin.sha256}" }} {closing}', ""]
+    path.write_text("\n".join(lines))
+
+
+def _uv_line(entry: Entry, request: PypiRequest, vcs_urls: dict[str, str]) -> str:
     text = expand(entry.text, request.variables, entry.where)
     if entry.kind == "vcs":
         head, sep, url = text.partition(" @ ") if " @ " in text else ("", "", text)
@@ -139,7 +154,6 @@ def _uv_line(entry: Entry, request: PypiRequest, vcs_urls: dict[str, str], local
         path = (Path(entry.base or request.project) / text).resolve()
         if not path.exists():
             raise InputError(f"{entry.where}: {entry.text!r}: no such directory {path}")
-        local_paths[str(path)] = entry.text
         return str(path)
     if entry.kind == "url":
         text = request.indexes.credentials.add_url(text)
@@ -213,12 +227,11 @@ def vcs_base(url: str) -> str:
     return f"{scheme}{sep}{netloc}{slash}{path.rsplit('@', 1)[0] if '@' in path else path}"
 
 
-def _local_projects(pylock: dict, local_paths: dict[str, str], request: PypiRequest) -> list[LocalProject]:
+def _local_projects(pylock: dict, request: PypiRequest) -> list[LocalProject]:
     projects = []
     for package in pylock.get("packages", []):
         if "directory" not in package:
             continue
         path = (Path(request.project) / package["directory"]["path"]).resolve()
-        written = local_paths.get(str(path), package["directory"]["path"])
-        projects.append(LocalProject(canonicalize_name(package["name"]), str(package.get("version", "")), written))
+        projects.append(LocalProject(canonicalize_name(package["name"]), str(package.get("version", "")), str(path)))
     return sorted(projects, key=lambda p: p.name)

@@ -81,10 +81,16 @@ SETTINGS: tuple[Setting, ...] = (
 BY_KEY = {s.key: s for s in SETTINGS}
 
 
+# Layer ranks: a larger rank is more specific.
+DEFAULT, SITE, USER, PROJECT, ENV, FLAG = range(6)
+_RANKS = {"site config": SITE, "user config": USER, "project": PROJECT}
+
+
 @dataclass(frozen=True)
 class Resolved:
     value: Any
     source: str
+    rank: int = DEFAULT
 
 
 @dataclass
@@ -96,6 +102,9 @@ class Settings:
 
     def source(self, key: str) -> str:
         return self.values[key].source
+
+    def rank(self, key: str) -> int:
+        return self.values[key].rank
 
     def rows(self) -> list[tuple[str, Any, str]]:
         return [(key, r.value, r.source) for key, r in self.values.items()]
@@ -129,26 +138,27 @@ def load(project: Path | None, flags: Mapping[str, Any], environ: Mapping[str, s
         layers.append(("project", project / PROJECT_FILENAME))
     for label, path in layers:
         if path.is_file():
-            _apply(settings, read_toml(path), f"{label} {path}", path)
+            _apply(settings, read_toml(path), f"{label} {path}", path, _RANKS[label])
     for setting in SETTINGS:
         if setting.env_var in environ:
-            _set(settings, setting, environ[setting.env_var], f"env {setting.env_var}", None)
+            _set(settings, setting, environ[setting.env_var], f"env {setting.env_var}", None, ENV)
     for key, value in flags.items():
         if value not in (None, [], ()):
-            _set(settings, BY_KEY[key], value, f"flag --{key}", None)
+            _set(settings, BY_KEY[key], value, f"flag --{key}", None, FLAG)
     return settings
 
 
-def _apply(settings: Settings, data: Mapping[str, Any], source: str, path: Path) -> None:
+def _apply(settings: Settings, data: Mapping[str, Any], source: str, path: Path, rank: int) -> None:
     for key, value in data.items():
         setting = BY_KEY.get(key.replace("_", "-"))
         if setting is None:
             known = ", ".join(BY_KEY)
             raise InputError.at(path, _line_of(path, key), f"unknown setting {key!r} (known: {known})")
-        _set(settings, setting, value, source, path, base=path.parent)
+        _set(settings, setting, value, source, path, rank, base=path.parent)
 
 
-def _set(settings: Settings, setting: Setting, raw: Any, source: str, path: Path | None, base: Path | None = None) -> None:
+def _set(settings: Settings, setting: Setting, raw: Any, source: str, path: Path | None, rank: int,
+         base: Path | None = None) -> None:
     try:
         value = setting.parse(raw)
     except ValueError as err:
@@ -157,7 +167,7 @@ def _set(settings: Settings, setting: Setting, raw: Any, source: str, path: Path
         raise InputError.at(where, line, f"{setting.key}: {err}") from err
     if base is not None and setting.key in ("core-requirements", "core-sets", "lockfile"):
         value = _anchor(value, base, setting.key)
-    settings.values[setting.key] = Resolved(value, source)
+    settings.values[setting.key] = Resolved(value, source, rank)
 
 
 def _anchor(value: Any, base: Path, key: str) -> Any:

@@ -106,9 +106,10 @@ def core_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch, shared_cache, core_file):
-    """Every test gets its own HOME and config dirs; the package cache is shared unless a test says not."""
-    home = tmp_path / "home"
+def isolated(tmp_path_factory, monkeypatch, shared_cache, core_file):
+    """Every test gets its own HOME and config dirs (outside its tmp_path); the package cache is shared
+    unless a test says not."""
+    home = tmp_path_factory.mktemp("home")
     config = home / ".config"
     (config / "materialize").mkdir(parents=True)
     (config / "materialize" / "config.toml").write_text(

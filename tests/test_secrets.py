@@ -44,7 +44,7 @@ def _assert_nowhere(secret: str, *roots: Path) -> None:
                     assert needle not in path.read_bytes(), f"secret found in {path}"
 
 
-def test_private_index_password_stays_secret(cli, tmp_path, channel_url, pypi, private_pypi, argv_log):
+def test_private_index_password_stays_secret(cli, tmp_path, channel_url, pypi, private_pypi, argv_log, isolated):
     log, env = argv_log
     cache = tmp_path / "cache"
     env = {**env, "MATERIALIZE_CACHE_DIR": str(cache)}
@@ -57,10 +57,11 @@ def test_private_index_password_stays_secret(cli, tmp_path, channel_url, pypi, p
     for output in (locked.stdout, locked.stderr, installed.stdout, installed.stderr, log.read_text()):
         assert PASSWORD not in output
     assert "pip" in log.read_text() and "compile" in log.read_text()  # the spy really saw uv's argv
-    _assert_nowhere(PASSWORD, project, tmp_path / "env", cache, tmp_path / "home")
+    _assert_nowhere(PASSWORD, project, tmp_path / "env", cache, isolated)
 
 
-def test_wrong_password_exit_5_names_host_not_password(cli, tmp_path, channel_url, pypi, private_pypi, argv_log):
+def test_wrong_password_exit_5_names_host_not_password(cli, tmp_path, channel_url, pypi, private_pypi, argv_log,
+                                                       isolated):
     log, env = argv_log
     wrong = "Wr0ng-PassW0rd-zz"
     project = _private_project(tmp_path / "p", pypi, private_pypi, wrong)
@@ -68,4 +69,4 @@ def test_wrong_password_exit_5_names_host_not_password(cli, tmp_path, channel_ur
     assert private_pypi.host in done.stdout
     assert wrong not in done.stdout + done.stderr + log.read_text()
     assert not (project / "materialize-lock.yml").exists()
-    _assert_nowhere(wrong, project, tmp_path / "home")
+    _assert_nowhere(wrong, project, isolated)
