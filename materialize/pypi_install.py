@@ -130,7 +130,7 @@ def uninstall(dist_info: Path) -> None:
                 paths.append(path)
     last = [dist_info / "RECORD", dist_info / "INSTALLER"]
     folders = set()
-    for path in [p for p in [*paths, *sorted(dist_info.glob("*"))] if p not in last] + last:
+    for path in [p for p in [*paths, *sorted(dist_info.glob("*"))] if p not in last]:
         if path.suffix == ".py":
             for cached in path.parent.glob(f"__pycache__/{path.stem}.*.pyc"):
                 cached.unlink(missing_ok=True)
@@ -138,9 +138,13 @@ def uninstall(dist_info: Path) -> None:
         if path.is_symlink() or path.is_file():
             path.unlink()
         folders.add(path.parent)
-    shutil.rmtree(dist_info, ignore_errors=True)
-    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+    # Empty folders go while RECORD still names the distribution: a run killed before this point
+    # finds it again and finishes the job (a folder left after RECORD is gone would be orphaned).
+    for folder in sorted(folders - {dist_info}, key=lambda p: len(p.parts), reverse=True):
         _prune_empty(folder, prefix)
+    for path in last:
+        path.unlink(missing_ok=True)
+    shutil.rmtree(dist_info, ignore_errors=True)
 
 
 def _prune_empty(folder: Path, stop: Path) -> None:
