@@ -1,0 +1,1 @@
+"""The materialize benchmark (``scripts/bench``): materialize against the raw engines and pip."""
