@@ -16,7 +16,8 @@ CONDA_ARCHIVES = "conda-archives-v1"  # <sha256>/<file name>: verified conda pac
 RATTLER = "rattler-v1"  # rattler's own package cache (extracted packages)
 WHEELS = "wheels-v1"  # <sha256>/<file name>: verified PyPI artifacts of lockfiles (what `fetch` warms)
 UV = "uv-v1"  # UV_CACHE_DIR
-BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV)
+CONDA_DISTS = "conda-dists-v1"  # <sha256>.json: the Python distributions a conda archive ships
+BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS)
 
 
 class LockTimeoutError(MaterializeError):

@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vv: debug)")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
     common.add_argument("--json", action="store_true", help="print one JSON envelope on stdout")
-    parser = _Parser(prog="materialize", description="Lock conda-packages.txt + requirements.txt into one lockfile; install it into an environment directory.", parents=[common])
+    parser = _Parser(prog="materialize", parents=[common], description=(
+        "Lock conda-packages.txt + requirements.txt into one lockfile; install it into an environment directory."))
     parser.add_argument("--version", action="version", version=f"materialize {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

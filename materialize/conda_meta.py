@@ -28,6 +28,10 @@ def normalize(prefix: Path, entries: Mapping[str, CondaEntry], channels: list[st
         entry = entries.get(data.get("name", ""))
         if entry is None:
             continue
+        if _normalized(data, entry, channels):  # what an earlier run wrote: no json.dumps, no rewrite
+            if path.stat().st_mode & 0o777 != 0o644:
+                os.chmod(path, 0o644)
+            continue
         for key in _MACHINE_FIELDS:
             data.pop(key, None)
         data["url"] = entry.url
@@ -45,6 +49,12 @@ def normalize(prefix: Path, entries: Mapping[str, CondaEntry], channels: list[st
     stray_tag = prefix / "CACHEDIR.TAG"  # rattler tags the target prefix as if it were a cache
     if stray_tag.is_file() and "rattler" in stray_tag.read_text(errors="replace"):
         stray_tag.unlink()
+
+
+def _normalized(data: dict, entry: CondaEntry, channels: list[str]) -> bool:
+    return (not any(key in data for key in _MACHINE_FIELDS) and data.get("url") == entry.url
+            and data.get("fn") == entry.url.rsplit("/", 1)[-1]
+            and data.get("channel") == _channel_of(entry.url, channels))
 
 
 def repair(prefix: Path) -> list[str]:
@@ -65,12 +75,27 @@ def repair(prefix: Path) -> list[str]:
     return removed
 
 
+# path -> ((size, mtime_ns, inode), parsed JSON): one install reads conda-meta ~8 times
+# (repair, installed before/after, python_distributions per uv query); parse each file once.
+_PARSED: dict[str, tuple[tuple[int, int, int], dict]] = {}
+
+
+def _parsed(path: Path) -> dict:
+    info = path.stat()
+    key = (info.st_size, info.st_mtime_ns, info.st_ino)
+    hit = _PARSED.get(str(path))
+    if hit is None or hit[0] != key:
+        hit = (key, json.loads(path.read_text()))
+        _PARSED[str(path)] = hit
+    return hit[1]
+
+
 def records(prefix: Path) -> dict[str, dict]:
     """Every readable package record: name -> its conda-meta JSON (plus ``_record``, the file name)."""
     found = {}
     for path in sorted((prefix / "conda-meta").glob("*.json")):
         try:
-            data = json.loads(path.read_text())
+            data = _parsed(path)
             found[data["name"]] = {**data, "_record": path.name}
         except (OSError, ValueError, KeyError, TypeError):
             continue
@@ -90,17 +115,35 @@ def conda_owned_paths(prefix: Path) -> set[str]:
     return owned
 
 
+_DISTS: dict[tuple, dict[str, str]] = {}
+
+
 def python_distributions(prefix: Path) -> dict[str, str]:
     """Canonical distribution name -> the conda package that ships its dist-info."""
     from packaging.utils import canonicalize_name
 
-    found = {}
-    for name, data in records(prefix).items():
+    found_records = records(prefix)
+    key = tuple(sorted((name, data["_record"], _PARSED[str(prefix / "conda-meta" / data["_record"])][0])
+                       for name, data in found_records.items()))
+    if key in _DISTS:
+        return dict(_DISTS[key])
+    found = _DISTS[key] = {}
+    for name, data in found_records.items():
         for path in data.get("files", []):
             match = _DIST_INFO.search(path)
             if match:
                 found[canonicalize_name(match.group(1))] = name
-    return found
+    return dict(found)
+
+
+def holds_exactly(prefix: Path, entries) -> bool:
+    """True when conda-meta records exactly these packages (file name and sha256), none broken."""
+    folder = prefix / "conda-meta"
+    if not entries or any(folder.glob("*.tmp")) or any(folder.glob("prefix_record_*")):
+        return False
+    have = {(data.get("fn"), data.get("sha256")) for data in records(prefix).values()}
+    return have == {(e.url.rsplit("/", 1)[-1], e.sha256) for e in entries} and \
+        len(list(folder.glob("*.json"))) == len(have)
 
 
 def installed_python(prefix: Path) -> str | None:

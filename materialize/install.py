@@ -80,6 +80,9 @@ class _Work:
     pip: list[lockfile.PipEntry]
     project: Any  # projects.Project | None: credentials (pip.conf, .env) and local project sources
     archives: list[Path] = field(default_factory=list)
+    prefix: Path | None = None
+    interrupted: bool = False  # an earlier run was killed half-way (no stamp, but a conda-meta)
+    conda_unchanged: bool = False  # conda-meta already holds exactly the lock's conda packages
     wheels: dict[str, Path] = field(default_factory=dict)
 
 
@@ -102,7 +105,8 @@ def install(options: InstallOptions, console: Console) -> InstallReport:
         if prefix_state.is_fresh(prefix, digest, __version__):  # another process finished the same work
             report.status = "up-to-date"
             return report
-        work = _Work(lock, *lock.for_platform(platform), _project_for_credentials(options))
+        work = _Work(lock, *lock.for_platform(platform), _project_for_credentials(options), prefix=prefix,
+                     interrupted=prefix_state.read_stamp(prefix) is None and (prefix / "conda-meta").is_dir())
         old_python = conda_meta.installed_python(prefix)
         rebuild = bool(old_python and report.python) and _minor(old_python) != _minor(report.python)
         console.progress(f"fetching {len(work.conda)} conda and {len(work.pip)} PyPI artifacts ...")
@@ -114,7 +118,7 @@ def install(options: InstallOptions, console: Console) -> InstallReport:
             report.status, report.previous_python = "rebuilt", old_python
         _apply(options, work, report, console)
         console.progress("writing the manifest ...")
-        prefix_state.write_manifest(prefix, prefix_state.scan(prefix))
+        prefix_state.write_manifest(prefix, prefix_state.scan(prefix, prefix_state.installed_digests(prefix)))
         prefix_state.write_stamp(prefix, prefix_state.Stamp(digest, platform, report.python, __version__))
         console.done_progress()
     report.seconds = time.monotonic() - started
@@ -128,7 +132,8 @@ def _fetch(work: _Work, prefix: Path, rebuild: bool, offline: bool) -> None:
     credentials = _credentials(work.project)
     hashed = [e for e in work.pip if e.sha256]
     needed = hashed if rebuild else pypi_install.needed(prefix, hashed)
-    conda = [fetch.Artifact(e.url, e.sha256, cache.CONDA_ARCHIVES) for e in work.conda]
+    work.conda_unchanged = not rebuild and conda_meta.holds_exactly(prefix, work.conda)
+    conda = [] if work.conda_unchanged else [fetch.Artifact(e.url, e.sha256, cache.CONDA_ARCHIVES) for e in work.conda]
     wheels = [fetch.Artifact(e.url, e.sha256, cache.WHEELS) for e in needed]
     paths = fetch.verified_all(conda + wheels, offline=offline, credentials=credentials)
     work.archives = paths[: len(conda)]
@@ -140,8 +145,11 @@ def _refuse_overlap(work: _Work) -> None:
     was altered (the lock step leaves conda-provided names out of the PyPI part)."""
     from . import conda_engine, pypi_install
 
-    provided = {pypi_install.canonical_name(dist): entry.name for entry, archive in zip(work.conda, work.archives)
-                for dist, _ in conda_engine.python_distributions(archive)}
+    if work.conda_unchanged:
+        provided = conda_meta.python_distributions(work.prefix)
+    else:
+        provided = {pypi_install.canonical_name(dist): entry.name for entry, archive in zip(work.conda, work.archives)
+                    for dist, _ in conda_engine.python_distributions(archive, entry.sha256)}
     clash = sorted({pypi_install.canonical_name(e.name) for e in work.pip} & set(provided))
     if clash:
         packages = ", ".join(sorted({provided[name] for name in clash}))
@@ -158,12 +166,14 @@ def _apply(options: InstallOptions, work: _Work, report: InstallReport, console:
     if before and report.status == "installed":
         report.status = "updated"
     conda_meta.repair(prefix)  # what a killed run left: rattler's and uv's temp files, broken records
-    pypi_install.remove_leftovers(prefix)
+    if work.interrupted:  # leftovers exist only where an earlier run was killed: no walk of the prefix otherwise
+        pypi_install.remove_leftovers(prefix)
     wanted = pypi_install.wanted_names(work.pip, work.lock.local_projects)
     report.pypi_removed = pypi_install.remove_stale(prefix, wanted)
-    console.progress("linking conda packages ...")
-    conda_engine.link(work.archives, prefix, cache.bucket(cache.RATTLER), report.platform)
-    conda_meta.normalize(prefix, {e.name: e for e in work.conda}, work.lock.channels)
+    if not work.conda_unchanged:
+        console.progress("linking conda packages ...")
+        conda_engine.link(work.archives, prefix, cache.bucket(cache.RATTLER), report.platform)
+        conda_meta.normalize(prefix, {e.name: e for e in work.conda}, work.lock.channels)
     after = conda_meta.installed(prefix)
     report.conda_changed = sorted(n for n, v in after.items() if before.get(n) != v)
     report.conda_removed = sorted(set(before) - set(after))

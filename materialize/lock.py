@@ -140,8 +140,10 @@ def _conda_provided(solved: list[conda_engine.SolvedPackage]) -> dict[str, tuple
     for package in solved:
         if not package.provides_python_dists:
             continue
-        archive = fetch.fetch(package.url, package.sha256)
-        for dist, version in conda_engine.python_distributions(archive):
+        found = conda_engine.remembered_distributions(package.sha256)  # no archive read, no download
+        if found is None:
+            found = conda_engine.python_distributions(fetch.fetch(package.url, package.sha256), package.sha256)
+        for dist, version in found:
             provided[canonicalize_name(dist)] = (version, package.name)
     return provided
 

@@ -62,21 +62,70 @@ def file_entry(path: Path) -> dict[str, object]:
     return {"type": "file", "sha256": digest, "mode": oct(stat.S_IMODE(info.st_mode))}
 
 
-def scan(prefix: Path) -> dict[str, dict[str, object]]:
-    """Every file and link below ``prefix`` (state dir left out), by relative path."""
+def scan(prefix: Path, known: dict[str, tuple[int, str]] | None = None) -> dict[str, dict[str, object]]:
+    """Every file and link below ``prefix`` (state dir left out), by relative path.
+
+    ``known`` (relative path -> (size, sha256)) holds the digests the installers recorded for the
+    files they wrote (``installed_digests``); a file of that size takes its digest from there
+    instead of being read again. A wrong record can only make ``verify`` report drift, never hide
+    it: verify hashes every file."""
+    known = known or {}
     entries: dict[str, dict[str, object]] = {}
-    for folder, dirs, files in os.walk(prefix):
-        here = Path(folder)
-        if here == prefix:
-            dirs[:] = [d for d in dirs if d != STATE_DIR]
-        for name in files + [d for d in dirs if (here / d).is_symlink()]:
-            path = here / name
-            entries[path.relative_to(prefix).as_posix()] = file_entry(path)
+    pending = [(os.fspath(prefix), "")]
+    while pending:
+        folder, rel_dir = pending.pop()
+        with os.scandir(folder) as listing:
+            for item in listing:
+                rel = rel_dir + item.name
+                if not rel_dir and item.name == STATE_DIR:
+                    continue
+                if item.is_symlink():
+                    entries[rel] = {"type": "link", "target": os.readlink(item.path)}
+                elif item.is_dir(follow_symlinks=False):
+                    pending.append((item.path, rel + "/"))
+                else:
+                    info = item.stat(follow_symlinks=False)
+                    seed = known.get(rel)
+                    if seed is not None and seed[0] == info.st_size:
+                        digest = seed[1]
+                    else:
+                        with open(item.path, "rb") as handle:
+                            digest = hashlib.sha256(handle.read()).hexdigest()
+                    entries[rel] = {"type": "file", "sha256": digest, "mode": oct(stat.S_IMODE(info.st_mode))}
     return dict(sorted(entries.items()))
 
 
+def installed_digests(prefix: Path) -> dict[str, tuple[int, str]]:
+    """(size, sha256) of the files rattler linked (conda-meta ``paths_data``: checked against the
+    package before linking, ``sha256_in_prefix`` after a prefix rewrite) and of the files uv installed
+    (dist-info ``RECORD`` of a wheel whose sha256 the lockfile pins)."""
+    import base64
+    import csv
+
+    from . import conda_meta
+
+    known: dict[str, tuple[int, str]] = {}
+    for data in conda_meta.records(prefix).values():
+        for entry in (data.get("paths_data") or {}).get("paths", []):
+            digest = entry.get("sha256_in_prefix") or entry.get("sha256")
+            if digest and entry.get("size_in_bytes") is not None and entry.get("path_type", "hardlink") == "hardlink":
+                known[entry["_path"]] = (int(entry["size_in_bytes"]), digest)
+    for site in sorted(prefix.glob("lib/python3*/site-packages"))[-1:]:
+        site_rel = site.relative_to(prefix).as_posix()
+        for record in site.glob("*.dist-info/RECORD"):
+            installer = record.with_name("INSTALLER")
+            if not installer.is_file() or installer.read_text().strip() != "uv":
+                continue
+            for row in csv.reader(record.read_text().splitlines()):
+                if len(row) >= 3 and row[1].startswith("sha256=") and row[2].isdigit():
+                    encoded = row[1][len("sha256="):]
+                    raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+                    known[os.path.normpath(f"{site_rel}/{row[0]}")] = (int(row[2]), raw.hex())
+    return known
+
+
 def write_manifest(prefix: Path, manifest: dict[str, dict[str, object]]) -> None:
-    _atomic_json(prefix / STATE_DIR / MANIFEST, manifest)
+    _atomic_json(prefix / STATE_DIR / MANIFEST, manifest, compact=True)  # ~30k entries: the C encoder
 
 
 def read_manifest(prefix: Path) -> dict[str, dict[str, object]] | None:
@@ -102,11 +151,15 @@ def write_pypi(prefix: Path, installed: dict[str, str]) -> None:
         (prefix / STATE_DIR / PYPI).unlink(missing_ok=True)
 
 
-def _atomic_json(path: Path, data: object) -> None:
+def _atomic_json(path: Path, data: object, compact: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(path.name + ".tmp")
+    if compact:
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    else:
+        text = json.dumps(data, indent=1, sort_keys=True)
     with temp.open("w") as handle:
-        handle.write(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        handle.write(text + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.chmod(temp, 0o644)

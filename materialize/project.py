@@ -52,7 +52,8 @@ def load(root: Path, settings: Settings) -> Project:
 
     indexes = combine(pip_conf, user, expand)
     files = [p for p in (conda_path, req_path, root / pip_config.FILENAME) if p.is_file()]
-    return Project(root, conda, user, core, label, indexes, variables, files + user.files + core.files)
+    return Project(root, conda, user, core, label, indexes, variables,
+                   list(dict.fromkeys(files + user.files + core.files)))
 
 
 def load_core(settings: Settings, project_root: Path) -> tuple[RequirementsSet, str]:

@@ -169,7 +169,8 @@ def _entry(text: str, options: list[str], line: str, number: int, source: str, c
     variables = tuple(_VAR.findall(text))
     probe = _VAR.sub("x", text)
     if probe.startswith(_VCS) or ("@ " in probe and any(v in probe for v in _VCS)):
-        return Entry(text, _egg_or_name(probe, source, number), "vcs", source, number, constraint, tuple(hashes), variables)
+        return Entry(text, _egg_or_name(probe, source, number), "vcs", source, number, constraint, tuple(hashes),
+                     variables)
     if probe.startswith(("http://", "https://", "file:")):
         return Entry(text, _egg_or_name(probe, source, number, required=False), "url", source, number, constraint,
                      tuple(hashes), variables)

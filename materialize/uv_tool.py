@@ -77,6 +77,8 @@ def interpreter_for(version: str) -> str:
     import sys
 
     minor = ".".join(version.split(".")[:2])
+    if minor == "%d.%d" % sys.version_info[:2]:
+        return sys.executable  # no `uv python find` subprocess (~0.15 s of every lock)
     done = run(["python", "find", *COMMON, minor], timeout=60)
     found = done.stdout.strip().splitlines()
     return found[-1] if done.returncode == 0 and found else sys.executable
