@@ -18,7 +18,8 @@ JSON_VERSION = 1
 class Console:
     def __init__(self, *, quiet: bool = False, verbose: int = 0, as_json: bool = False) -> None:
         self.quiet, self.verbose, self.as_json = quiet, verbose, as_json
-        self.interactive = sys.stderr.isatty() and not quiet and not as_json
+        # Progress only for a person watching: both streams on a terminal, not --quiet, not --json.
+        self.interactive = sys.stdout.isatty() and sys.stderr.isatty() and not quiet and not as_json
         self._started = time.monotonic()
 
     def out(self, text: str = "") -> None:
@@ -39,6 +40,10 @@ class Console:
         if self.interactive:
             print("\r\033[2K", end="", file=sys.stderr, flush=True)
 
+    def task(self, description: str, total: int) -> "Task":
+        """A progress bar (rich, on stderr) for ``total`` steps; does nothing unless interactive."""
+        return Task(description, total, self.interactive)
+
     def error(self, message: str, hint: str | None) -> None:
         if self.as_json:
             return
@@ -53,6 +58,34 @@ class Console:
         payload = {"version": JSON_VERSION, "command": command, "status": "ok" if exit_code == 0 else "error",
                    "exit_code": exit_code, "data": data, "errors": errors}
         print(redact(json.dumps(payload, indent=2, sort_keys=True, default=str)), flush=True)
+
+
+class Task:
+    """``with console.task("fetching", n) as task: ... task.advance()``: rich only when interactive."""
+
+    def __init__(self, description: str, total: int, interactive: bool) -> None:
+        self._description, self._total, self._interactive = description, total, interactive
+        self._progress = None
+        self._id = None
+
+    def __enter__(self) -> "Task":
+        if self._interactive and self._total:
+            from rich.console import Console as RichConsole
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                      TimeElapsedColumn(), console=RichConsole(stderr=True), transient=True)
+            self._progress.start()
+            self._id = self._progress.add_task(self._description, total=self._total)
+        return self
+
+    def advance(self, steps: int = 1) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._id, steps)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
 
 
 class _RedactingFormatter(logging.Formatter):
