@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.helpers import CLI_PATH, Cli, pip_conf_for, write_project
+from tests.helpers import CLI_PATH, pip_conf_for, write_project
 
 BASE_CONDA = "tinyapp\ncondapy=1.0\n"
 BASE_PIP = "tinyweb\nsix==1.17.0\n"
@@ -116,3 +116,11 @@ def run_env_python(prefix: Path, code: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     return subprocess.run([str(prefix / "bin" / "python"), "-B", "-c", code], capture_output=True, text=True,
                           env=env, timeout=120)
+
+
+def base_and_next(tmp_path_factory, channel_url: str, pypi_url: str, core_file, shared_cache, label: str) -> dict:
+    """Two locked projects: ``base``, and ``next``, which adds, removes and replaces on both sides."""
+    env = lock_env(tmp_path_factory, core_file, shared_cache)
+    root = tmp_path_factory.mktemp(f"{label}-projects")
+    return {"base": make_project(root / "base", channel_url, pypi_url, env),
+            "next": make_project(root / "next", channel_url, pypi_url, env, conda=NEXT_CONDA, pip=NEXT_PIP)}

@@ -12,16 +12,12 @@ import shutil
 import pytest
 
 from tests.helpers import run_python
-from tests.prefix_checks import (NEXT_CONDA, NEXT_PIP, edit_lock, kill_at, lock_env, make_project, snapshot,
-                                 start_cli, tree_diff)
+from tests.prefix_checks import base_and_next, edit_lock, kill_at, snapshot, start_cli, tree_diff
 
 
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory, channel_url, pypi, core_file, shared_cache):
-    env = lock_env(tmp_path_factory, core_file, shared_cache)
-    root = tmp_path_factory.mktemp("crash-projects")
-    return {"base": make_project(root / "base", channel_url, pypi.url, env),
-            "next": make_project(root / "next", channel_url, pypi.url, env, conda=NEXT_CONDA, pip=NEXT_PIP)}
+    return base_and_next(tmp_path_factory, channel_url, pypi.url, core_file, shared_cache, "crash")
 
 
 def _site(prefix):

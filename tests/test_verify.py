@@ -10,15 +10,12 @@ import pytest
 import yaml
 
 from tests.helpers import run_python
-from tests.prefix_checks import NEXT_CONDA, NEXT_PIP, edit_lock, lock_env, make_project, site_packages
+from tests.prefix_checks import base_and_next, edit_lock, site_packages
 
 
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory, channel_url, pypi, core_file, shared_cache):
-    env = lock_env(tmp_path_factory, core_file, shared_cache)
-    root = tmp_path_factory.mktemp("verify-projects")
-    return {"base": make_project(root / "base", channel_url, pypi.url, env),
-            "next": make_project(root / "next", channel_url, pypi.url, env, conda=NEXT_CONDA, pip=NEXT_PIP)}
+    return base_and_next(tmp_path_factory, channel_url, pypi.url, core_file, shared_cache, "verify")
 
 
 @pytest.fixture(scope="module")
