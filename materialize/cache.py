@@ -17,7 +17,9 @@ RATTLER = "rattler-v1"  # rattler's own package cache (extracted packages)
 WHEELS = "wheels-v1"  # <sha256>/<file name>: verified PyPI artifacts of lockfiles (what `fetch` warms)
 UV = "uv-v1"  # UV_CACHE_DIR
 CONDA_DISTS = "conda-dists-v1"  # <sha256>.json: the Python distributions a conda archive ships
-BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS)
+CONDA_RECORDS = "conda-records-v1"  # <sha256>.json: a conda archive's index.json, as rattler read it
+VERIFIED = "verified-v1"  # <bucket>/<sha256>.json: the stat of a cache entry when it was last hashed (fetch.py)
+BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, VERIFIED)
 
 
 class LockTimeoutError(MaterializeError):

@@ -3,16 +3,27 @@
 Conda archives go to ``conda-archives-v1/<sha256>/<file>``, PyPI artifacts to
 ``wheels-v1/<sha256>/<file>``. rattler does not check hashes for file:// URLs and uv would write
 the URL it installed from into the prefix, so every artifact passes through here, whatever its
-scheme, before it is linked; a cached entry is re-hashed each time it is used. Writers of one
-entry take its file lock; a finished entry is immutable (temp file + ``os.replace``), so readers
-need no lock and installs into different prefixes share the cache safely.
+scheme, before it is linked. Writers of one entry take its file lock; a finished entry is
+immutable (temp file + ``os.replace``), so readers need no lock and installs into different
+prefixes share the cache safely.
+
+A cached entry is re-hashed when it is used, unless it was hashed before and has not changed
+since: each successful hash writes ``verified-v1/<bucket>/<sha256>.json``, holding the sha256 and
+the file's device, inode, size, mtime and ctime at that moment. Any write to the file changes its
+mtime and ctime (ctime cannot be set back from user space: ``utime`` sets it to now), replacing it
+changes its inode, truncating it its size; so a file whose stat still equals the record holds the
+bytes that were hashed. This catches corruption, partial writes and edits. It does not defend
+against someone who can write the cache folder (they could rewrite the record too, as they could
+rattler's extracted packages): the cache is trusted as the user's own, as uv's and conda's are.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
+import threading
 import netrc
 import os
 import shutil
@@ -57,7 +68,10 @@ def verified(artifact: Artifact, *, offline: bool = False, credentials=None) -> 
     """The cached file for ``artifact``, re-hashed if it was cached already, downloaded otherwise."""
     cached = cached_path(artifact.url, artifact.sha256, artifact.bucket)
     if cached.is_file():
-        verify_cached(cached, artifact.sha256)
+        if not _still_verified(cached, artifact.sha256):
+            before = _identity(cached)
+            verify_cached(cached, artifact.sha256)
+            _remember_verified(cached, artifact.sha256, before)
         return cached
     return fetch(artifact.url, artifact.sha256, offline=offline, bucket=artifact.bucket, credentials=credentials)
 
@@ -97,7 +111,45 @@ def fetch(url: str, sha256: str, *, offline: bool = False, bucket: str = cache.C
             os.replace(temp, target)
         finally:
             temp.unlink(missing_ok=True)
+        _remember_verified(target, sha256)
     return target
+
+
+def _identity(path: Path) -> list[int]:
+    info = os.stat(path)
+    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+
+
+def _record_of(path: Path) -> Path:
+    """``verified-v1/<bucket>/<sha256>.json`` for ``<bucket>/<sha256>/<file>`` (entries keep one file)."""
+    return path.parents[2] / cache.VERIFIED / path.parents[1].name / f"{path.parent.name}.json"
+
+
+def _still_verified(path: Path, sha256: str) -> bool:
+    """True when ``path`` was hashed to ``sha256`` and its stat has not changed since (module docstring)."""
+    try:
+        record = json.loads(_record_of(path).read_text())
+        return record == {"sha256": sha256, "stat": _identity(path)}
+    except (OSError, ValueError):
+        return False
+
+
+def _remember_verified(path: Path, sha256: str, before: list[int] | None = None) -> None:
+    """Record that ``path`` (just hashed to ``sha256``) is verified, with its stat (atomic write).
+
+    ``before`` is the stat taken before hashing: when the file changed meanwhile, nothing is recorded.
+    (A freshly fetched entry was hashed as a private temp file under the entry's lock.)"""
+    record = _record_of(path)
+    temp = record.with_name(f"{record.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        identity = _identity(path)
+        if before is not None and identity != before:
+            return
+        record.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_text(json.dumps({"sha256": sha256, "stat": identity}))
+        os.replace(temp, record)
+    except OSError:  # a read-only cache still works: the entry is hashed on every use
+        temp.unlink(missing_ok=True)
 
 
 def verify_cached(path: Path, sha256: str) -> None:
@@ -107,6 +159,7 @@ def verify_cached(path: Path, sha256: str) -> None:
         return
     with cache.file_lock(path.parent / ".lock", f"the cache entry {path.parent}"):
         path.unlink(missing_ok=True)
+        _record_of(path).unlink(missing_ok=True)
     raise IntegrityError(f"cached {path.name} is corrupted (sha256 {actual}, expected {sha256}); "
                          "the entry was removed", hint="run the command again to download it afresh")
 

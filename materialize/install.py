@@ -172,7 +172,8 @@ def _apply(options: InstallOptions, work: _Work, report: InstallReport, console:
     report.pypi_removed = pypi_install.remove_stale(prefix, wanted)
     if not work.conda_unchanged:
         console.progress("linking conda packages ...")
-        conda_engine.link(work.archives, prefix, cache.bucket(cache.RATTLER), report.platform)
+        conda_engine.link(work.archives, prefix, cache.bucket(cache.RATTLER), report.platform,
+                          [e.sha256 for e in work.conda])
         conda_meta.normalize(prefix, {e.name: e for e in work.conda}, work.lock.channels)
     after = conda_meta.installed(prefix)
     report.conda_changed = sorted(n for n, v in after.items() if before.get(n) != v)

@@ -71,6 +71,7 @@ def scan(prefix: Path, known: dict[str, tuple[int, str]] | None = None) -> dict[
     it: verify hashes every file."""
     known = known or {}
     entries: dict[str, dict[str, object]] = {}
+    modes: dict[int, str] = {}  # st_mode -> oct(permission bits): a few distinct values for ~30k files
     pending = [(os.fspath(prefix), "")]
     while pending:
         folder, rel_dir = pending.pop()
@@ -91,8 +92,11 @@ def scan(prefix: Path, known: dict[str, tuple[int, str]] | None = None) -> dict[
                     else:
                         with open(item.path, "rb") as handle:
                             digest = hashlib.sha256(handle.read()).hexdigest()
-                    entries[rel] = {"type": "file", "sha256": digest, "mode": oct(stat.S_IMODE(info.st_mode))}
-    return dict(sorted(entries.items()))
+                    mode = modes.get(info.st_mode)
+                    if mode is None:
+                        mode = modes[info.st_mode] = oct(stat.S_IMODE(info.st_mode))
+                    entries[rel] = {"type": "file", "sha256": digest, "mode": mode}
+    return entries  # unordered: write_manifest sorts the keys
 
 
 def installed_digests(prefix: Path) -> dict[str, tuple[int, str]]:
