@@ -76,13 +76,21 @@ def verified(artifact: Artifact, *, offline: bool = False, credentials=None) -> 
     return fetch(artifact.url, artifact.sha256, offline=offline, bucket=artifact.bucket, credentials=credentials)
 
 
-def verified_all(artifacts: Sequence[Artifact], *, offline: bool = False, credentials=None) -> list[Path]:
-    """``verified`` for many artifacts, downloads in parallel; the first failure is raised."""
+def verified_all(artifacts: Sequence[Artifact], *, offline: bool = False, credentials=None,
+                 on_done=None) -> list[Path]:
+    """``verified`` for many artifacts, downloads in parallel; the first failure is raised.
+    ``on_done()`` is called once per artifact (a progress bar's advance)."""
+
+    def one(artifact: Artifact) -> Path:
+        path = verified(artifact, offline=offline, credentials=credentials)
+        if on_done is not None:
+            on_done()
+        return path
+
     if len(artifacts) <= 1:
-        return [verified(a, offline=offline, credentials=credentials) for a in artifacts]
+        return [one(a) for a in artifacts]
     with ThreadPoolExecutor(max_workers=min(_WORKERS, len(artifacts))) as pool:
-        futures = [pool.submit(verified, a, offline=offline, credentials=credentials) for a in artifacts]
-        return [future.result() for future in futures]
+        return [future.result() for future in [pool.submit(one, a) for a in artifacts]]
 
 
 def fetch(url: str, sha256: str, *, offline: bool = False, bucket: str = cache.CONDA_ARCHIVES,

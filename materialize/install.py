@@ -109,8 +109,7 @@ def install(options: InstallOptions, console: Console) -> InstallReport:
                      interrupted=prefix_state.read_stamp(prefix) is None and (prefix / "conda-meta").is_dir())
         old_python = conda_meta.installed_python(prefix)
         rebuild = bool(old_python and report.python) and _minor(old_python) != _minor(report.python)
-        console.progress(f"fetching {len(work.conda)} conda and {len(work.pip)} PyPI artifacts ...")
-        _fetch(work, prefix, rebuild, options.offline)
+        _fetch(work, prefix, rebuild, options.offline, console)
         _refuse_overlap(work)
         prefix_state.clear_stamp(prefix)  # from here on the prefix is incomplete until the stamp is back
         if rebuild:
@@ -125,7 +124,7 @@ def install(options: InstallOptions, console: Console) -> InstallReport:
     return report
 
 
-def _fetch(work: _Work, prefix: Path, rebuild: bool, offline: bool) -> None:
+def _fetch(work: _Work, prefix: Path, rebuild: bool, offline: bool, console: Console) -> None:
     """Every conda archive, and every wheel the prefix does not hold yet, verified in the cache."""
     from . import pypi_install
 
@@ -135,7 +134,8 @@ def _fetch(work: _Work, prefix: Path, rebuild: bool, offline: bool) -> None:
     work.conda_unchanged = not rebuild and conda_meta.holds_exactly(prefix, work.conda)
     conda = [] if work.conda_unchanged else [fetch.Artifact(e.url, e.sha256, cache.CONDA_ARCHIVES) for e in work.conda]
     wheels = [fetch.Artifact(e.url, e.sha256, cache.WHEELS) for e in needed]
-    paths = fetch.verified_all(conda + wheels, offline=offline, credentials=credentials)
+    with console.task("fetching and verifying", len(conda) + len(wheels)) as task:
+        paths = fetch.verified_all(conda + wheels, offline=offline, credentials=credentials, on_done=task.advance)
     work.archives = paths[: len(conda)]
     work.wheels = {e.name: path for e, path in zip(needed, paths[len(conda):])}
 

@@ -124,3 +124,26 @@ def test_json_envelope_shape(cli, tmp_path, channel_url, pypi):
                        channel_url, "--json")
     envelope = json.loads(failed.stdout)
     assert (envelope["status"], envelope["exit_code"], envelope["errors"][0]["kind"]) == ("error", 4, "unsatisfiable")
+
+
+def test_progress_shows_on_a_terminal_only(cli, tmp_path, channel_url, pypi):
+    import shlex
+    import shutil
+    import subprocess
+
+    from tests.helpers import CLI_PATH
+
+    if shutil.which("script") is None:
+        import pytest
+
+        pytest.skip("util-linux 'script' (a pseudo-terminal) is not installed")
+    project = write_project(tmp_path / "p", conda="tinyapp\n", requirements="tinyweb\n",
+                            pip_conf=pip_conf_for(pypi.url))
+    cli.ok("lock", project, "--channel", channel_url)
+    piped = cli.ok("install", project, "--prefix", tmp_path / "piped")
+    assert "fetching" not in piped.stdout + piped.stderr
+    command = shlex.join([str(CLI_PATH), "install", str(project), "--prefix", str(tmp_path / "tty")])
+    done = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout
+    assert "fetching and verifying" in done.stdout and "Installed" in done.stdout
