@@ -50,38 +50,26 @@ def _serve(argv: list[str]) -> None:
     cli.main(argv)
 
 
+def _repo_on_path() -> None:
+    """The test world's servers are reused (``tests.world``): the repo must be importable."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+
+
 @contextlib.contextmanager
 def channel(directory: Path) -> Iterator[str]:
     """Serve a conda channel folder over HTTP on a free loopback port; yields its URL."""
-    import functools
-    import http.server
-    import threading
+    _repo_on_path()
+    from tests.world.conda_channel import ChannelServer
 
-    class Server(http.server.ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = BACKLOG
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
-            pass
-
-    handler = functools.partial(Quiet, directory=str(directory))
-    server = Server(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True, name="bench-channel")
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with ChannelServer(directory) as server:
+        yield server.url
 
 
 @contextlib.contextmanager
 def pypi(packages_dir: Path) -> Iterator[object]:
     """Serve ``packages_dir`` on a free loopback port (a ``pypi_server.PyPIServer``) until the block exits."""
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
+    _repo_on_path()
     from tests.world import pypi_server
 
     with tempfile.TemporaryDirectory(prefix="bench-pypiserver-") as tmp:

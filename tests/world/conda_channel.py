@@ -183,6 +183,11 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _ChannelHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # rattler and uv open dozens of connections at once; the default 5 drops some
+
+
 class ChannelServer:
     """Serve `directory` over HTTP on 127.0.0.1 (free port) from a background thread."""
 
@@ -198,8 +203,7 @@ class ChannelServer:
 
     def start(self) -> "ChannelServer":
         handler = functools.partial(_QuietHandler, directory=str(self.directory))
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = _ChannelHTTPServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                          name=f"channel-server-{self._server.server_address[1]}")
         self._thread.start()
