@@ -1,7 +1,7 @@
 """argv -> settings -> one core call -> render. The only place that prints or exits.
 
 Every run ends in ``os._exit`` after flushing: rattler's async runtime can crash the interpreter
-at exit (SIGSEGV, exit 139; ENGINE-NOTES), and a user must never see that.
+at exit (SIGSEGV, exit 139; docs/engines.md), and a user must never see that.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ def _lockfile_path(args: argparse.Namespace, settings=None) -> Path:
 
 
 def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    from . import lock as locking, project as projects
+    from .resolve import lock as locking
+    from .inputs import project as projects
 
     flags = {"channels": args.channels, "python": args.python, "platforms": args.platforms,
              "core-requirements": str(Path(args.core_requirements).resolve()) if args.core_requirements else None,
@@ -52,7 +53,8 @@ def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def _check_fresh(options) -> dict[str, Any]:
-    from . import lock as locking, lockfile
+    from .resolve import lock as locking
+    from . import lockfile
 
     lock_data = lockfile.read(options.lockfile)
     for platform in options.platforms:
@@ -79,7 +81,8 @@ def _render_lock(report, console: Console) -> None:
 
 
 def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    from . import lockfile, platforms, prefix_state
+    from . import lockfile, platforms
+    from .prefix import state as prefix_state
 
     path = _lockfile_path(args)
     prefix = args.prefix.resolve()
@@ -91,7 +94,7 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         if lock_digest and prefix_state.is_fresh(prefix, lock_digest, __version__):
             console.out(f"{prefix} is up to date with {path.name}")
             return {"prefix": str(prefix), "status": "up-to-date", "platform": platforms.host()}
-    from . import install as installing
+    from .prefix import install as installing
 
     settings = _settings(args.project, {})
     if args.locked:
@@ -104,7 +107,9 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def _require_fresh(args: argparse.Namespace, settings, path: Path) -> None:
-    from . import lock as locking, platforms, project as projects
+    from .resolve import lock as locking
+    from . import platforms
+    from .inputs import project as projects
 
     project = projects.load(args.project, settings)
     options = locking.LockOptions(project, settings, path, [platforms.host()])
@@ -112,7 +117,7 @@ def _require_fresh(args: argparse.Namespace, settings, path: Path) -> None:
 
 
 def verify(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    from . import verify as verifying
+    from .prefix import verify as verifying
 
     path = _lockfile_path(args)
     if args.lockfile is None and not path.is_file():
@@ -125,7 +130,7 @@ def verify(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def fetch(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    from . import install as installing
+    from .prefix import install as installing
 
     settings = _settings(args.project, {})
     data = installing.fetch_all(_lockfile_path(args, settings), args.project.resolve(), settings, console)
@@ -144,7 +149,7 @@ def config(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def export(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    from . import export as exporting
+    from .lockfile import export as exporting
 
     lockfile_path = _lockfile_path(args)
     done = exporting.export(lockfile_path, args.format, args.platform, args.output)
@@ -161,7 +166,7 @@ def export(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def diff(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    from . import diff as diffing
+    from .lockfile import diff as diffing
 
     result = diffing.compare(args.old, args.new)
     for line in result.lines():

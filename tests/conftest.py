@@ -24,7 +24,7 @@ FOREIGN = ("linux-aarch64", "osx-arm64")
 _EXIT_STATUS = {"code": 0}
 
 
-# rattler's async runtime can crash the interpreter at exit (ENGINE-NOTES): end pytest with
+# rattler's async runtime can crash the interpreter at exit (docs/engines.md): end pytest with
 # os._exit after everything, keeping pytest's own exit status.
 def pytest_sessionfinish(session, exitstatus):
     _EXIT_STATUS["code"] = int(exitstatus)

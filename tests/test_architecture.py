@@ -11,7 +11,12 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "materialize"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
-ONLY_IN = {"rattler": {"conda_engine.py"}, "subprocess": {"proc.py"}, "conda_lock": {"lockfile.py", "export.py"}}
+ONLY_IN = {"rattler": {"engines/conda.py"}, "subprocess": {"engines/proc.py"},
+           "conda_lock": {"lockfile/model.py", "lockfile/export.py"}}
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(PACKAGE).as_posix()
 
 
 def _imports(path: Path) -> set[str]:
@@ -26,7 +31,7 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("library, allowed", sorted(ONLY_IN.items()))
 def test_engine_imports_are_contained(library, allowed):
-    offenders = [p.name for p in MODULES if library in _imports(p) and p.name not in allowed]
+    offenders = [_rel(p) for p in MODULES if library in _imports(p) and _rel(p) not in allowed]
     assert offenders == [], f"{library} imported outside {sorted(allowed)}"
 
 
@@ -38,5 +43,5 @@ def test_every_module_imports_fresh(module):
 
 
 def test_modules_stay_small():
-    sizes = {p.name: len(p.read_text().splitlines()) for p in MODULES}
+    sizes = {_rel(p): len(p.read_text().splitlines()) for p in MODULES}
     assert {name: n for name, n in sizes.items() if n > 400} == {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from materialize.conda_specs import parse_text
+from materialize.inputs.conda_specs import parse_text
 from materialize.errors import InputError
 from tests.helpers import lock_packages, pip_conf_for, write_project
 

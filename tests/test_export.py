@@ -131,7 +131,7 @@ def test_explicit_export_builds_an_environment(cli, tmp_path, channel_url, pypi)
                       execute_link_scripts=False)
 
     asyncio.run(build())
-    time.sleep(0.05)  # ENGINE-NOTES: rattler's exit crash
+    time.sleep(0.05)  # docs/engines.md: rattler's exit crash
     done = run_python(tmp_path / "env", "import condapy; print('ok')")
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from materialize import conda_specs, requirements
+from materialize.inputs import conda_specs, requirements
 from materialize.errors import InputError
 
 ALPHABET = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")

@@ -2,7 +2,7 @@
 
 The trees are compared before the environment's Python ever runs without -B: the packaged Python
 ships no .pyc, so running it would write __pycache__ folders (which verify ignores, see
-materialize/verify.py), and a byte comparison must see the tree exactly as installed.
+materialize/prefix/verify.py), and a byte comparison must see the tree exactly as installed.
 """
 
 from __future__ import annotations
@@ -94,8 +94,9 @@ def test_noop_install_returns_at_once_without_heavy_imports(cli, tmp_path, proje
     heavy = sorted(m for m in imported if m.split(".")[0] in
                    {"rattler", "conda_lock", "rich", "yaml", "uv", "filelock", "packaging", "pydantic", "platformdirs"})
     assert heavy == [], f"the no-op path imported {heavy}"
-    assert not any(m.startswith("materialize.") and m.split(".")[1] in
-                   {"install", "conda_engine", "pypi_install", "lock", "verify", "fetch"} for m in imported)
+    assert not any(m in {"materialize.prefix.install", "materialize.engines.conda", "materialize.prefix.pypi",
+                         "materialize.resolve.lock", "materialize.prefix.verify", "materialize.engines.fetch"}
+                   for m in imported)
     assert manifest.stat().st_mtime_ns == stamp_mtime
     assert elapsed < 5, f"a no-op install took {elapsed:.1f}s"
 

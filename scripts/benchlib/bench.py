@@ -32,7 +32,7 @@ from .runner import Case, Samples
 HERE = Path(__file__).resolve().parent
 RAW_INSTALL = HERE / "raw_install.py"
 RAW_LOCK = HERE / "raw_lock.py"
-# rattler link settings of materialize/conda_engine.link (copy or reflink, never hardlink; every
+# rattler link settings of materialize/engines/conda.link (copy or reflink, never hardlink; every
 # cached extraction validated in full), mirrored by the baseline so that both do the same work.
 RAW_LINK, RAW_VALIDATION = "copy", "full"
 

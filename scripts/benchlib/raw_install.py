@@ -10,7 +10,7 @@ PyPI part: the pip entries written as ``name @ url --hash=sha256:...`` and ``uv 
 --no-deps --require-hashes --link-mode copy --reinstall`` into the prefix's Python, with
 materialize's fixed uv flags; ``--offline`` makes uv use its warm cache without asking the index
 whether each wheel changed (materialize installs from its own verified cache, also offline).
-The process ends with os._exit (rattler's exit crash, ENGINE-NOTES).
+The process ends with os._exit (rattler's exit crash, docs/engines.md).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def conda_records(lockfile: Path, platform: str) -> list:
     from rattler import LockFile
 
     env = LockFile.from_path(lockfile).default_environment()
-    plat = next(p for p in env.platforms() if str(p) == platform)  # LockPlatform(...) panics (ENGINE-NOTES)
+    plat = next(p for p in env.platforms() if str(p) == platform)  # LockPlatform(...) panics (docs/engines.md)
     return env.conda_repodata_records_for_platform(plat) or []
 
 

@@ -8,7 +8,7 @@ requirements.txt + the core file, with the conda-provided distributions as ``-c`
 ``--no-emit-package`` (the noarch: python records' own name and version: in this channel a conda
 package is named after the distribution it ships), to ``pylock.toml`` with hashes — the same uv
 invocation materialize makes. The solved records and pylock.toml land in OUTDIR. Ends with
-os._exit (rattler's exit crash, ENGINE-NOTES).
+os._exit (rattler's exit crash, docs/engines.md).
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def index_channel(channel_dir: Path, subdirs: Iterable[str] = BASE_SUBDIRS) -> N
     for subdir in subdirs:
         (channel_dir / subdir).mkdir(parents=True, exist_ok=True)
     _run_coroutine(index_fs(channel_dir, write_zst=False, write_shards=False, force=True))
-    time.sleep(0.05)  # ENGINE-NOTES exit crash: let rattler's runtime settle after asyncio.run
+    time.sleep(0.05)  # rattler's exit crash (docs/engines.md): let rattler's runtime settle after asyncio.run
     try:
         (channel_dir / ".tmp").rmdir()
     except OSError:

@@ -45,7 +45,7 @@ FOREIGN = ("3.11.7", "linux-aarch64")
 
 def _run_rattler(coro):
     result = asyncio.run(coro)
-    time.sleep(0.05)  # ENGINE-NOTES exit crash mitigation
+    time.sleep(0.05)  # rattler's exit crash (docs/engines.md) mitigation
     return result
 
 

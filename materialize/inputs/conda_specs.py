@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .conda_engine import SpecError, parse_match_spec
-from .errors import InputError
+from ..engines.conda import SpecError, parse_match_spec
+from ..errors import InputError
 
 FILENAME = "conda-packages.txt"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")

@@ -25,10 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, cache, conda_meta, fetch, lockfile, platforms, prefix_state, project as projects
-from .errors import InputError, IntegrityError
-from .settings import Settings
-from .ui import Console
+from .. import __version__, cache, lockfile, platforms
+from . import conda_meta, state as prefix_state
+from ..engines import fetch
+from ..inputs import project as projects
+from ..errors import InputError, IntegrityError
+from ..settings import Settings
+from ..ui import Console
 
 
 @dataclass
@@ -126,7 +129,7 @@ def install(options: InstallOptions, console: Console) -> InstallReport:
 
 def _fetch(work: _Work, prefix: Path, rebuild: bool, offline: bool, console: Console) -> None:
     """Every conda archive, and every wheel the prefix does not hold yet, verified in the cache."""
-    from . import pypi_install
+    from . import pypi as pypi_install
 
     credentials = _credentials(work.project)
     hashed = [e for e in work.pip if e.sha256]
@@ -143,7 +146,8 @@ def _fetch(work: _Work, prefix: Path, rebuild: bool, offline: bool, console: Con
 def _refuse_overlap(work: _Work) -> None:
     """PyPI never replaces a distribution that a conda package provides: a lockfile asking for that
     was altered (the lock step leaves conda-provided names out of the PyPI part)."""
-    from . import conda_engine, pypi_install
+    from ..engines import conda as conda_engine
+    from . import pypi as pypi_install
 
     if work.conda_unchanged:
         provided = conda_meta.python_distributions(work.prefix)
@@ -159,7 +163,8 @@ def _refuse_overlap(work: _Work) -> None:
 
 
 def _apply(options: InstallOptions, work: _Work, report: InstallReport, console: Console) -> None:
-    from . import conda_engine, pypi_install
+    from ..engines import conda as conda_engine
+    from . import pypi as pypi_install
 
     prefix = options.prefix
     before = conda_meta.installed(prefix)
@@ -183,7 +188,7 @@ def _apply(options: InstallOptions, work: _Work, report: InstallReport, console:
 
 
 def _install_pypi(options: InstallOptions, work: _Work) -> list[str]:
-    from . import pypi_install
+    from . import pypi as pypi_install
 
     if not work.pip and not work.lock.local_projects:
         return []
@@ -197,7 +202,7 @@ def _install_pypi(options: InstallOptions, work: _Work) -> list[str]:
 
 
 def _credentials(project):
-    from .credentials import Credentials
+    from ..inputs.credentials import Credentials
 
     return project.indexes.credentials if project is not None else Credentials()
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .secrets import Secret, split_credentials
+from ..secrets import Secret, split_credentials
 
 
 @dataclass

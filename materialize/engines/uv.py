@@ -13,12 +13,13 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from . import cache, proc
-from .errors import MaterializeError, UsageError
+from .. import cache
+from . import proc
+from ..errors import MaterializeError, UsageError
 
 UV_ENV = "MATERIALIZE_UV"
 MIN_VERSION = (0, 13, 0)
-# Always: no stray uv.toml, never download a Python (ENGINE-NOTES).
+# Always: no stray uv.toml, never download a Python (docs/engines.md).
 COMMON = ("--no-config", "--no-python-downloads")
 
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from .credentials import Credentials
 from .pip_config import PipConfig
 from .requirements import RequirementsSet
-from .secrets import redact
+from ..secrets import redact
 
 PYPI = "https://pypi.org/simple"
 

@@ -6,7 +6,7 @@ import configparser
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 FILENAME = "pip.conf"
 _KEYS = ("index-url", "extra-index-url", "find-links", "trusted-host", "no-index", "pre")

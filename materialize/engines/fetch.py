@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from . import cache
-from .errors import FetchError, IntegrityError
-from .secrets import redact
+from .. import cache
+from ..errors import FetchError, IntegrityError
+from ..secrets import redact
 
 log = logging.getLogger(__name__)
 _CHUNK = 1 << 20

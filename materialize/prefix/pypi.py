@@ -24,11 +24,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cache, conda_meta, fetch, prefix_state, uv_tool
-from .credentials import Credentials
-from .errors import FetchError, IntegrityError, MaterializeError
-from .lockfile import PipEntry
-from .requirements import expand
+from .. import cache
+from . import conda_meta, state as prefix_state
+from ..engines import fetch, uv as uv_tool
+from ..inputs.credentials import Credentials
+from ..errors import FetchError, IntegrityError, MaterializeError
+from ..lockfile import PipEntry
+from ..inputs.requirements import expand
 
 
 _UV_TEMP = re.compile(r"^\.tmp[A-Za-z0-9]{6}$")
@@ -186,7 +188,7 @@ def canonical_name(name: str) -> str:
 
 def _wanted(plan: PipPlan) -> dict[str, tuple[str, str]]:
     """name -> (version, the artifact's identity: wheel sha256, git URL, or the local source digest)."""
-    from .digest import source_tree
+    from ..lockfile.digest import source_tree
 
     wanted = {canonical_name(e.name): (e.version, e.sha256 or e.url) for e in plan.entries}
     for local in plan.local_projects:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import conda_specs, dotenv, pip_config, requirements
-from .errors import InputError
+from ..errors import InputError
 from .indexes import Indexes, combine
 from .requirements import RequirementsSet
-from .settings import Settings
+from ..settings import Settings
 
 BUILTIN_CORE_SETS = Path(__file__).parent / "core_sets"
 

@@ -7,12 +7,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import conda_engine, digest, fetch, lockfile, platforms as platform_names, pypi_resolve
-from .conda_specs import CondaSpec, parse_spec
-from .errors import InputError
-from .lockfile import CondaEntry, Lock, PipEntry
-from .project import Project
-from .settings import Settings
+from ..engines import conda as conda_engine, fetch
+from ..lockfile import digest
+from .. import lockfile, platforms as platform_names
+from . import pypi as pypi_resolve
+from ..inputs.conda_specs import CondaSpec, parse_spec
+from ..errors import InputError
+from ..lockfile import CondaEntry, Lock, PipEntry
+from ..inputs.project import Project
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import conda_meta, lockfile, platforms, prefix_state
-from .errors import InputError, IntegrityError
+from . import conda_meta, state as prefix_state
+from .. import lockfile, platforms
+from ..errors import InputError, IntegrityError
 
 _RUNTIME_BYTECODE = re.compile(r"(?:^|/)__pycache__/[^/]+\.pyc$")
 NO_PACKAGE = "(no package)"
@@ -113,8 +114,8 @@ def _check_lock(report: VerifyReport, stamp: prefix_state.Stamp | None, path: Pa
 
 
 def _check_pypi(report: VerifyReport, pip: list[lockfile.PipEntry], local_projects: list[dict[str, str]]) -> None:
-    from . import pypi_install
-    from .errors import MaterializeError
+    from . import pypi as pypi_install
+    from ..errors import MaterializeError
 
     try:
         installed = pypi_install.installed_by_uv(report.prefix)

@@ -16,11 +16,11 @@ from packaging.specifiers import InvalidSpecifier
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from . import uv_tool, wheel_tags
-from .errors import FetchError, InputError, IntegrityError, ResolutionError
-from .indexes import Indexes
-from .requirements import Entry, RequirementsSet, expand
-from .secrets import redact
+from ..engines import uv as uv_tool, wheel_tags
+from ..errors import FetchError, InputError, IntegrityError, ResolutionError
+from ..inputs.indexes import Indexes
+from ..inputs.requirements import Entry, RequirementsSet, expand
+from ..secrets import redact
 
 if sys.version_info >= (3, 11):
     import tomllib

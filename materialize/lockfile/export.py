@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
-from . import __version__, lockfile, platforms
-from .errors import InputError
-from .lockfile import CondaEntry, Lock, PipEntry
+from .. import __version__, lockfile, platforms
+from ..errors import InputError
+from . import CondaEntry, Lock, PipEntry
 
 FORMATS = ("explicit", "pylock", "requirements")
 # PEP 508 markers of each conda platform, for pylock's `environments`.

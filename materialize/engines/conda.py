@@ -1,6 +1,6 @@
 """The only module that imports rattler: solve, read package file lists, link. Translates its errors.
 
-Engine traps handled here (../shared/ENGINE-NOTES.md): specs are pre-parsed leniently, channel
+Engine traps handled here (docs/engines.md): specs are pre-parsed leniently, channel
 names are mapped to the configured channel URLs, one Gateway per run, virtual packages are fixed
 per platform (so that a lock does not depend on the machine that made it).
 """
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from typing import TYPE_CHECKING
-from .errors import FetchError, InputError, MaterializeError, ResolutionError
-from .secrets import redact
+from ..errors import FetchError, InputError, MaterializeError, ResolutionError
+from ..secrets import redact
 
 if TYPE_CHECKING:
-    from .conda_specs import CondaSpec
+    from ..inputs.conda_specs import CondaSpec
 
 log = logging.getLogger(__name__)
 CHANNEL_ALIAS = "https://conda.anaconda.org/"
@@ -224,7 +224,7 @@ def remembered_distributions(sha256: str) -> list[tuple[str, str]] | None:
     """What ``python_distributions`` found before in the archive with this sha256, if it was asked."""
     import json
 
-    from . import cache
+    from .. import cache
 
     try:
         found = json.loads((cache.root() / cache.CONDA_DISTS / f"{sha256}.json").read_text())
@@ -241,7 +241,7 @@ def python_distributions(archive: Path, sha256: str = "") -> list[tuple[str, str
     import json
     import os
 
-    from . import cache
+    from .. import cache
 
     known = remembered_distributions(sha256) if sha256 else None
     if known is not None:
@@ -290,7 +290,7 @@ def _remembered_record(archive: Path, sha256: str):
     """The record built from the remembered index.json, or None (not remembered, or it does not match)."""
     import json
 
-    from . import cache
+    from .. import cache
 
     memo = cache.root() / cache.CONDA_RECORDS / f"{sha256}.json"
     if not memo.is_file():
@@ -317,7 +317,7 @@ def _remember_record(record, sha256: str) -> None:
     import json
     import os
 
-    from . import cache
+    from .. import cache
 
     data = json.loads(record.to_json())
     for key in ("fn", "url", "channel", "sha256", "size"):

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import lockfile, proc
-from .errors import InputError
-from .lockfile import Lock
+from .. import lockfile
+from ..engines import proc
+from ..errors import InputError
+from . import Lock
 
 KINDS = ("added", "removed", "upgraded", "downgraded", "changed")
 MANAGERS = ("conda", "pypi")
@@ -169,7 +170,7 @@ def _order(manager: str, old: str, new: str) -> int:
     if old == new:
         return 0
     if manager == "conda":
-        from . import conda_engine
+        from ..engines import conda as conda_engine
 
         return conda_engine.version_order(old, new)
     from packaging.version import InvalidVersion, Version
@@ -196,7 +197,7 @@ def load(spec: str, cwd: Path) -> Lock:
 
 
 def _project_lockfile(cwd: Path) -> str:
-    from . import settings
+    from .. import settings
 
     configured = Path(settings.load(cwd, {})["lockfile"])
     return os.path.relpath(configured, cwd) if configured.is_absolute() else str(configured)

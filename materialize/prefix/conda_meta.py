@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from .lockfile import CondaEntry
+from ..lockfile import CondaEntry
 
 _MACHINE_FIELDS = ("extracted_package_dir", "package_tarball_full_path", "link")
 _DIST_INFO = re.compile(r"(?:^|/)site-packages/([^/]+?)-[^/-]+\.(?:dist-info|egg-info)/")

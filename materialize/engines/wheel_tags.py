@@ -5,7 +5,7 @@ from __future__ import annotations
 from packaging import tags
 from packaging.utils import parse_wheel_filename
 
-from .errors import InputError
+from ..errors import InputError
 
 _LINUX_ARCH = {"linux-64": "x86_64", "linux-aarch64": "aarch64", "linux-ppc64le": "ppc64le", "linux-s390x": "s390x"}
 _OSX_ARCH = {"osx-64": "x86_64", "osx-arm64": "arm64"}

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .secrets import redact
+from ..secrets import redact
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import InputError
-from .secrets import register
+from ..errors import InputError
+from ..secrets import register
 
 FILENAME = ".env"
 _LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
