@@ -19,7 +19,9 @@ UV = "uv-v1"  # UV_CACHE_DIR
 CONDA_DISTS = "conda-dists-v1"  # <sha256>.json: the Python distributions a conda archive ships
 CONDA_RECORDS = "conda-records-v1"  # <sha256>.json: a conda archive's index.json, as rattler read it
 VERIFIED = "verified-v1"  # <bucket>/<sha256>.json: the stat of a cache entry when it was last hashed (fetch.py)
-BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, VERIFIED)
+CONDA_CONTENTS = "conda-contents-v1"  # <sha256>.json: a conda archive's info/ and every member's digest
+WHEEL_CONTENTS = "wheel-contents-v1"  # <sha256>.json: a wheel's members and their digests
+BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, VERIFIED, CONDA_CONTENTS, WHEEL_CONTENTS)
 
 
 class LockTimeoutError(MaterializeError):
