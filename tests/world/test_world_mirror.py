@@ -32,7 +32,7 @@ def test_a_binary_wheel_becomes_a_package_of_the_host_subdir_for_its_python(tmp_
     site = f"lib/python{RUNNING}/site-packages"
     assert (package.subdir, package.noarch) == (conda_channel.host_subdir(), None)
     assert package.depends == (f"python {RUNNING}.*",)
-    assert package.build == f"py{RUNNING.replace('.', '')}hmirror_0"
+    assert package.build == f"py{RUNNING.replace('.', '')}h_mirror_0"
     info = f"{site}/fastbin-1.0.dist-info"
     assert sorted(package.files) == ["bin/fastbin", *(f"{info}/{name}" for name in (
         "INSTALLER", "METADATA", "RECORD", "WHEEL", "entry_points.txt", "top_level.txt")), f"{site}/fastbin/__init__.py"]

@@ -31,8 +31,8 @@ from typing import Callable, Sequence
 from . import conda_channel, conda_packages, interpreters
 
 FORMAT_VERSION = 2  # bump when the conversion below changes: every channel built from it is rebuilt
-BINARY_BUILD = "hmirror_0"
-PURE_BUILD = "pyhbench_0"
+BINARY_BUILD = "h_mirror_0"  # after "py311"
+PURE_BUILD = "pyh_mirror_0"
 Log = Callable[[str], None]
 
 
