@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engines import conda as conda_engine, fetch
+from ..engines import conda as conda_engine
 from ..lockfile import digest
 from .. import lockfile, platforms as platform_names
 from . import pypi as pypi_resolve
@@ -136,16 +136,13 @@ def _conda_specs(project: Project, settings: Settings) -> list[CondaSpec]:
 
 
 def _conda_provided(solved: list[conda_engine.SolvedPackage]) -> dict[str, tuple[str, str]]:
-    """PyPI distributions that conda packages install, found in their own file lists."""
+    """PyPI distributions that conda packages install, found in their own file lists (remembered per
+    sha256; else read from the archives' info/ part, never a whole download where ranges are served)."""
     from packaging.utils import canonicalize_name
 
+    shipping = [p for p in solved if p.provides_python_dists]
     provided: dict[str, tuple[str, str]] = {}
-    for package in solved:
-        if not package.provides_python_dists:
-            continue
-        found = conda_engine.remembered_distributions(package.sha256)  # no archive read, no download
-        if found is None:
-            found = conda_engine.python_distributions(fetch.fetch(package.url, package.sha256), package.sha256)
+    for package, found in zip(shipping, conda_engine.distributions_at([(p.url, p.sha256) for p in shipping])):
         for dist, version in found:
             provided[canonicalize_name(dist)] = (version, package.name)
     return provided
