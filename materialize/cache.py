@@ -19,7 +19,8 @@ UV = "uv-v1"  # UV_CACHE_DIR
 CONDA_DISTS = "conda-dists-v1"  # <sha256>.json: the Python distributions a conda archive ships
 CONDA_RECORDS = "conda-records-v1"  # <sha256>.json: a conda archive's index.json, as rattler read it
 VERIFIED = "verified-v1"  # <bucket>/<sha256>.json: the stat of a cache entry when it was last hashed (fetch.py)
-BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, VERIFIED)
+PROBES = "probes-v1"  # <tool>-version.json: an engine's version, under its binary's path and stat (engines/uv.py)
+BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, VERIFIED, PROBES)
 
 
 class LockTimeoutError(MaterializeError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,8 @@ def target_platforms(flags: list[str], settings: Settings, lockfile_path: Path |
 
 
 def lock(options: LockOptions) -> LockReport:
+    # for reading uv's output and writing the lockfile: they load while rattler and uv run (GIL released)
+    _import_in_background("tomllib" if sys.version_info >= (3, 11) else "tomli", "yaml")
     project, settings = options.project, options.settings
     previous = _previous(options.lockfile)
     keep = None if options.upgrade else previous
@@ -69,6 +72,16 @@ def lock(options: LockOptions) -> LockReport:
     lockfile.write(result, options.lockfile)
     report.unchanged = previous is not None and _same(previous, result)
     return report
+
+
+def _import_in_background(*modules: str) -> None:
+    """Import ``modules`` on a daemon thread: the main thread mostly waits on the engines, and an
+    import that the main thread reaches first simply waits for the module's import lock."""
+    import importlib
+    import threading
+
+    threading.Thread(target=lambda: [importlib.import_module(m) for m in modules], daemon=True,
+                     name="materialize-imports").start()
 
 
 def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, result: Lock) -> None:

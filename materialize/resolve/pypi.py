@@ -22,11 +22,6 @@ from ..inputs.indexes import Indexes
 from ..inputs.requirements import Entry, RequirementsSet, expand
 from ..secrets import redact
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 log = logging.getLogger(__name__)
 
 
@@ -95,10 +90,19 @@ def resolve(request: PypiRequest) -> tuple[list[PypiPin], list[LocalProject]]:
         vcs_urls = _write_inputs(request, work)
         _write_preferences(request.preferences, work / "pylock.toml")
         _compile(request, work)
-        pylock = tomllib.loads((work / "pylock.toml").read_text())
+        pylock = _toml().loads((work / "pylock.toml").read_text())
     pins = _pins(pylock, request, vcs_urls)
     check_pinned_hashes(pins, request)
     return pins, _local_projects(pylock, request)
+
+
+def _toml():
+    """tomllib, imported when uv's output is read (lock.py imports it in the background meanwhile)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib
 
 
 def check_pinned_hashes(pins: list[PypiPin], request: PypiRequest) -> None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Variables that would steer a tool behind the bench's back (a developer's uv, pip or conda setup).
-_DROP = ("UV_", "PIP_", "VIRTUAL_ENV", "CONDA_", "MATERIALIZE_", "PYTHONPATH", "PYTHONHOME", "NETRC")
+_DROP = ("UV_", "PIP_", "VIRTUAL_ENV", "CONDA_", "MATERIALIZE_", "PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE",
+         "NETRC")
 VENV_BIN = Path(sys.executable).parent  # the bench venv (scripts/bench re-executes itself there)
 
 
