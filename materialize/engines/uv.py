@@ -10,7 +10,7 @@ import functools
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from .. import cache
@@ -89,8 +89,9 @@ def environment(extra: Mapping[str, str] = {}) -> dict[str, str]:
 
 
 def run(args: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str] = {}, cwd: Path | None = None,
-        timeout: float = 1800) -> proc.Completed:
-    return proc.run([binary(), *args], env=environment(env), cwd=cwd, timeout=timeout)
+        timeout: float = 1800, meanwhile: Callable[[], object] | None = None) -> proc.Completed:
+    """uv with ``args``; ``meanwhile()`` runs while it does (``proc.run``)."""
+    return proc.run([binary(), *args], env=environment(env), cwd=cwd, timeout=timeout, meanwhile=meanwhile)
 
 
 class UvFailed(MaterializeError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,8 +53,6 @@ def target_platforms(flags: list[str], settings: Settings, lockfile_path: Path |
 
 
 def lock(options: LockOptions) -> LockReport:
-    # for reading uv's output and writing the lockfile: they load while rattler and uv run (GIL released)
-    _import_in_background("tomllib" if sys.version_info >= (3, 11) else "tomli", "yaml")
     project, settings = options.project, options.settings
     previous = _previous(options.lockfile)
     keep = None if options.upgrade else previous
@@ -64,27 +61,19 @@ def lock(options: LockOptions) -> LockReport:
                   sources=[p.relative_to(project.root).as_posix() for p in project.input_files
                            if p.is_relative_to(project.root)],
                   core_set=project.core_label, indexes=project.indexes.describe())
+    prerendered = lockfile.Prerendered()  # the conda rows, written while uv resolves the last platform
     for platform in options.platforms:
-        _lock_platform(options, platform, keep, result)
+        _lock_platform(options, platform, keep, result, prerendered)
         result.content_hash[platform] = content_hash(options, platform)
     result.core = sorted({e.name for e in project.core.entries if e.name})
     report = _report(options.lockfile, result, previous, settings)
-    lockfile.write(result, options.lockfile)
+    lockfile.write(result, options.lockfile, prerendered)
     report.unchanged = previous is not None and _same(previous, result)
     return report
 
 
-def _import_in_background(*modules: str) -> None:
-    """Import ``modules`` on a daemon thread: the main thread mostly waits on the engines, and an
-    import that the main thread reaches first simply waits for the module's import lock."""
-    import importlib
-    import threading
-
-    threading.Thread(target=lambda: [importlib.import_module(m) for m in modules], daemon=True,
-                     name="materialize-imports").start()
-
-
-def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, result: Lock) -> None:
+def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, result: Lock,
+                   prerendered: lockfile.Prerendered) -> None:
     project, settings = options.project, options.settings
     if project.conda.platform and project.conda.platform != platform:
         raise InputError(f"conda-packages.txt:{project.conda.platform_line}: '# platform: {project.conda.platform}' "
@@ -110,7 +99,7 @@ def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, r
         osx=virtual.get("__osx", "11.0").partition("=")[0], variables=project.variables,
         preferences=[] if previous is None else _preferences(previous, platform, _moving(options, previous,
                                                                                           platform, python)))
-    pins, local_projects = pypi_resolve.resolve(request)
+    pins, local_projects = pypi_resolve.resolve(request, meanwhile=lambda: prerendered.conda(result.conda))
     result.pip += [PipEntry(p.name, p.version, platform, p.url, p.sha256) for p in pins]
     for local in local_projects:
         entry = {"name": local.name, "version": local.version,

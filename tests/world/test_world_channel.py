@@ -81,11 +81,7 @@ def conda_members(path: Path) -> dict[str, dict[str, bytes]]:
 
 @pytest.fixture(scope="module")
 def channel(tmp_path_factory) -> Path:
-    started = time.monotonic()
-    path = build_channel(tmp_path_factory.mktemp("channel"), standard_test_packages(),
-                         INTERPRETERS, [FOREIGN])
-    print(f"channel with {len(INTERPRETERS)} pythons built in {time.monotonic() - started:.1f}s")
-    return path
+    return build_channel(tmp_path_factory.mktemp("channel"), standard_test_packages(), INTERPRETERS, [FOREIGN])
 
 
 @pytest.fixture(scope="module")
