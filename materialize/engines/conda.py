@@ -254,8 +254,6 @@ def distributions_at(packages: Sequence[tuple[str, str]]) -> list[list[tuple[str
 
     Remembered answers first; the others are read in parallel, with range requests over HTTP
     (``package_info``): no whole archive is downloaded at lock time where the server serves ranges."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from .. import cache
 
     root = cache.root()
@@ -267,6 +265,8 @@ def distributions_at(packages: Sequence[tuple[str, str]]) -> list[list[tuple[str
         return _remember(sha256, _distributions_in(package_info.read_info(url, sha256, INFO_FILES)))
 
     if missing:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
             for index, result in zip(missing, pool.map(read, missing)):
                 found[index] = result
