@@ -225,7 +225,7 @@ INFO_FILES = frozenset({"info/paths.json", "info/files"})
 
 
 def remembered_distributions(sha256: str, root: Path | None = None) -> list[tuple[str, str]] | None:
-    """What ``python_distributions`` found before in the archive with this sha256, if it was asked."""
+    """What ``distributions_at`` found before in the archive with this sha256, if it was asked."""
     import json
 
     from .. import cache
@@ -238,22 +238,12 @@ def remembered_distributions(sha256: str, root: Path | None = None) -> list[tupl
         return None
 
 
-def python_distributions(archive: Path, sha256: str = "") -> list[tuple[str, str]]:
-    """(distribution name, version) of every dist-info/egg-info a local conda archive ships.
-
-    With the archive's ``sha256`` the answer is remembered in the cache: reading the file lists of
-    ~180 archives costs ~0.4 s, and both ``lock`` and every ``install`` ask."""
-    known = remembered_distributions(sha256) if sha256 else None
-    if known is not None:
-        return known
-    return _remember(sha256, _distributions_in(package_info.read_info(archive.as_uri(), sha256, INFO_FILES)))
-
-
 def distributions_at(packages: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
-    """``python_distributions`` of each (url, sha256), reading only the archives' info/ part.
+    """(distribution name, version) of every dist-info/egg-info each (url, sha256) archive ships.
 
-    Remembered answers first; the others are read in parallel, with range requests over HTTP
-    (``package_info``): no whole archive is downloaded at lock time where the server serves ranges."""
+    Remembered answers first (per sha256, in ``conda-dists-v1``); the others are read in parallel,
+    with range requests over HTTP (``package_info``): no whole archive is downloaded at lock time
+    where the server serves ranges."""
     from .. import cache
 
     root = cache.root()
@@ -369,9 +359,11 @@ def _remember_record(record, sha256: str) -> None:
     os.replace(temp, memo)
 
 
-def link(archives: Sequence[Path], prefix: Path, cache_dir: Path, platform: str,
-         sha256s: Sequence[str] = ()) -> None:
-    """Make ``prefix`` hold exactly these packages (rattler adds, removes and replaces as needed).
+def link(archives: Sequence[Path], prefix: Path, cache_dir: Path, platform: str, sha256s: Sequence[str] = (), *,
+         kept: Sequence[Path] = (), installed: Sequence[Path] = (), reinstall: Iterable[str] = ()) -> None:
+    """Make ``prefix`` hold exactly the packages of ``archives`` plus those whose records ``kept``
+    names; rattler unlinks every other package among the ``installed`` records, and links afresh
+    the names in ``reinstall``. The caller decides what is installed: rattler does not scan.
 
     Files are copied (or reflinked), never hardlinked: a hardlinked prefix shares inodes with the
     cache, so editing one file in place would change the cache and every other prefix built from
@@ -379,15 +371,17 @@ def link(archives: Sequence[Path], prefix: Path, cache_dir: Path, platform: str,
     inside the prefix); without it rattler copies their targets unpatched. Every cached extraction
     is fully validated (sha256 of each file) before it is linked.
     """
-    from rattler import Config, PackageCache, ValidationMode, install
+    from rattler import Config, PackageCache, PrefixRecord, ValidationMode, install
     from rattler.exceptions import ExtractError, InstallerError, IoError, LinkError, TransactionError
     from rattler.platform import Platform
 
-    records = records_from_archives(archives, sha256s)
+    records = records_from_archives(archives, sha256s) + [PrefixRecord.from_path(path) for path in kept]
+    present = [PrefixRecord.from_path(path) for path in installed]
     config = Config.from_toml("allow-hard-links = false\nallow-symbolic-links = true\nallow-ref-links = true\n")
     package_cache = PackageCache.new_layered([cache_dir], validation_mode=ValidationMode.full())
     try:
-        _run(install(records, target_prefix=prefix, package_cache=package_cache, config=config, show_progress=False,
+        _run(install(records, target_prefix=prefix, installed_packages=present, reinstall_packages=set(reinstall),
+                     package_cache=package_cache, config=config, show_progress=False,
                      execute_link_scripts=False, platform=Platform(platform)))
     except (ExtractError, InstallerError, IoError, LinkError, TransactionError) as err:
         raise LinkFailed(f"linking the conda packages into {prefix} failed: {redact(str(err)).strip()}") from err
