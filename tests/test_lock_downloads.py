@@ -5,6 +5,7 @@ remembers the answer by sha256. The channel servers count every byte they send."
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,16 @@ def test_lock_without_range_support_downloads_whole_archives(cli, tmp_path, chan
     fetched = {path.rsplit("/", 1)[-1] for path, _, _ in requests}
     cached = {p.name for p in (tmp_path / "cache").glob("conda-archives-v1/*/*.conda")}
     assert fetched <= cached, "a whole download lands in the verified cache, for the install"
+
+
+def test_an_archive_that_is_not_a_conda_package_is_an_integrity_error(cli, tmp_path, channel, pypi):
+    broken = tmp_path / "channel"
+    shutil.copytree(channel, broken)
+    six = next(broken.glob("noarch/six-1.16.0-*.conda"))
+    six.write_bytes(six.read_bytes()[: six.stat().st_size // 2])  # truncated: its zip directory is gone
+    project = _project(tmp_path / "p", pypi)
+    with ChannelServer(broken, ranges=True) as server:
+        done = cli.fails(6, "lock", project, "--channel", server.url,
+                         env={"MATERIALIZE_CACHE_DIR": str(tmp_path / "cache")})
+    assert f"{six.name} (" in done.stderr and "is not a readable conda package" in done.stderr
+    assert not (project / "materialize-lock.yml").exists()

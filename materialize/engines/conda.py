@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from typing import TYPE_CHECKING
-from ..errors import FetchError, InputError, MaterializeError, ResolutionError
+from ..errors import FetchError, InputError, IntegrityError, MaterializeError, ResolutionError
 from . import package_info
 from ..secrets import redact
 
@@ -268,7 +268,11 @@ def _distributions_in(info: Mapping[str, bytes]) -> list[tuple[str, str]]:
     import json
 
     if "info/paths.json" in info:
-        paths = [entry["_path"] for entry in json.loads(info["info/paths.json"]).get("paths", [])]
+        try:
+            paths = [str(entry["_path"]) for entry in json.loads(info["info/paths.json"]).get("paths", [])]
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise IntegrityError(f"a conda package's info/paths.json is malformed ({type(err).__name__}: {err})",
+                                 hint="check the channel; re-index it if the file was replaced") from err
     else:
         paths = info.get("info/files", b"").decode("utf-8", "replace").splitlines()
     found = set()

@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ..errors import FetchError
+from ..errors import FetchError, IntegrityError
 from ..secrets import redact
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,29 @@ _NO_RANGES: set[str] = set()  # hosts that answered a range request with the who
 
 def read_info(url: str, sha256: str, wanted: frozenset[str]) -> dict[str, bytes]:
     """The members of ``info/`` named in ``wanted`` (e.g. ``info/paths.json``) that the package has."""
+    try:
+        return _read_info(url, sha256, wanted)
+    except _unreadable() as err:  # not a conda package (truncated, another file, a broken server)
+        name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        raise IntegrityError(f"{name} ({redact(url)}) is not a readable conda package: {type(err).__name__}: {err}",
+                             hint="check the channel; re-index it if the file was replaced") from err
+
+
+def _unreadable() -> tuple[type[BaseException], ...]:
+    import tarfile
+    import zipfile
+
+    errors: list[type[BaseException]] = [zipfile.BadZipFile, tarfile.TarError, LookupError, EOFError]
+    try:
+        from conda_package_streaming.package_streaming import zstd
+
+        errors += [zstd.ZstdError] if zstd is not None and hasattr(zstd, "ZstdError") else []
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def _read_info(url: str, sha256: str, wanted: frozenset[str]) -> dict[str, bytes]:
     parts = urlsplit(url)
     if parts.scheme == "file":
         return _from_local(Path(unquote(parts.path)), wanted)

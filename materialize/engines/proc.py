@@ -74,8 +74,8 @@ def run(
 ) -> Completed:
     """Run ``argv`` (never through a shell) and capture its output. Secrets travel in ``env`` only.
 
-    ``meanwhile()`` runs in this thread while the child does (work that does not need its output);
-    if it raises, the child is killed."""
+    ``meanwhile()`` runs in this thread while the child does (work that does not need its output;
+    keep it short: the child's output waits in its pipes until then); if it raises, the child is killed."""
     args = tuple(os.fspath(a) for a in argv)
     log.debug("run: %s", redact(" ".join(args)))
     with subprocess.Popen(args, env=dict(env) if env is not None else None, cwd=cwd, text=True,
