@@ -55,8 +55,8 @@ def _amount(value: float, unit: str) -> str:
 
 
 def _spread(samples: Samples) -> str:
-    """``median [best-worst]`` (one value when there is one sample)."""
-    if len(samples.values) < 2:
+    """``median [best-worst]`` (one value when every sample is the same)."""
+    if samples.best == samples.worst:
         return _amount(samples.median, samples.unit)
     return (f"{_amount(samples.median, samples.unit)} "
             f"[{_amount(samples.best, samples.unit)}-{_amount(samples.worst, samples.unit)}]")
