@@ -3,8 +3,10 @@
 ``http.server.SimpleHTTPRequestHandler`` ignores ``Range`` and always answers 200 with the whole
 file (as some real servers do). ``RangeHandler`` honours one range per request as nginx does
 (``bytes=A-B``, ``bytes=A-``, ``bytes=-N``; 206 with Content-Range, 416 past the end). Both record
-``(path, status, body bytes sent)`` in the server's ``served`` list, so a test can tell how much
-of each file a client really fetched.
+``(path, status, body bytes)`` of each response in the server's ``served`` list, so a test can
+tell how much of each file a client fetched. The entry is recorded before the body is sent: by the
+time a client has read a response, its entry is there (a client that hangs up early is counted
+in full).
 """
 
 from __future__ import annotations
@@ -39,13 +41,9 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def copyfile(self, source, outputfile) -> None:
-        sent = 0
-        try:
-            for chunk in iter(lambda: source.read(_CHUNK), b""):
-                outputfile.write(chunk)
-                sent += len(chunk)
-        finally:
-            self.server.record(self.path, 200, sent)
+        self.server.record(self.path, 200, os.fstat(source.fileno()).st_size)
+        for chunk in iter(lambda: source.read(_CHUNK), b""):
+            outputfile.write(chunk)
 
 
 class RangeHandler(QuietHandler):
@@ -74,18 +72,15 @@ class RangeHandler(QuietHandler):
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.send_header("Content-Length", str(end - start + 1))
+        self.server.record(self.path, 206, end - start + 1)
         self.end_headers()
-        sent = 0
-        try:
-            with open(path, "rb") as handle:
-                handle.seek(start)
-                left = end - start + 1
-                while left:
-                    chunk = handle.read(min(_CHUNK, left))
-                    if not chunk:
-                        break
-                    self.wfile.write(chunk)
-                    sent, left = sent + len(chunk), left - len(chunk)
-        finally:
-            self.server.record(self.path, 206, sent)
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            left = end - start + 1
+            while left:
+                chunk = handle.read(min(_CHUNK, left))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                left -= len(chunk)
         return None
