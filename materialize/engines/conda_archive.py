@@ -1,4 +1,4 @@
-"""What a conda package archive says it holds, read from its own ``info/`` (conda-package-streaming):
+"""What a conda package archive says it holds, read from its own ``info/`` (by ``package_info``):
 index.json, link.json and paths.json, whose sha256 and size of every file are where the expected
 state of a prefix's conda files comes from (not rattler's extracted cache, not a scan of the
 prefix). The archive's own sha256 was checked against the lockfile before it is read here, and
@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import cache
 
 CONTENTS_VERSION = 1
-INFO_FILES = ("info/index.json", "info/paths.json", "info/link.json", "info/files", "info/has_prefix")
+INFO_FILES = frozenset({"info/index.json", "info/paths.json", "info/link.json", "info/files", "info/has_prefix"})
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def contents(archive: Path, sha256: str) -> ArchiveContents:
         return ArchiveContents.from_json(json.loads(memo.read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    found = read(archive)
+    found = read(archive, sha256)
     memo.parent.mkdir(parents=True, exist_ok=True)
     temp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
     temp.write_text(json.dumps(found.to_json(), sort_keys=True, separators=(",", ":")))
@@ -53,16 +53,11 @@ def contents(archive: Path, sha256: str) -> ArchiveContents:
     return found
 
 
-def read(archive: Path) -> ArchiveContents:
-    """Read ``info/`` of a .conda or .tar.bz2 archive."""
-    from conda_package_streaming.package_streaming import stream_conda_component
+def read(archive: Path, sha256: str = "") -> ArchiveContents:
+    """Read ``info/`` of a local .conda or .tar.bz2 archive (``package_info`` does the reading)."""
+    from .package_info import read_info
 
-    info: dict[str, bytes] = {}
-    for tar, member in stream_conda_component(str(archive), component="info"):
-        if member.name in INFO_FILES and member.isfile():
-            info[member.name] = tar.extractfile(member).read()
-        if archive.name.endswith(".tar.bz2") and len(info) == len(INFO_FILES):
-            break  # one tarball holds info/ and the payload: stop once info/ is read
+    info = read_info(archive.as_uri(), sha256, INFO_FILES)
     index = json.loads(info.get("info/index.json", b"{}"))
     link = json.loads(info["info/link.json"]) if "info/link.json" in info else None
     return ArchiveContents(index, _paths(info), link)
