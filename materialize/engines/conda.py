@@ -137,14 +137,17 @@ def version_order(old: str, new: str) -> int:
 
 def solve(channels: Sequence[str], specs: Sequence[CondaSpec], platform: str, *,
           virtual: Mapping[str, str] = {}, locked: Iterable[SolvedPackage] = (),
-          gateway=None) -> list[SolvedPackage]:
-    """Solve ``specs`` for ``platform`` against ``channels``, preferring ``locked`` pins."""
+          optional: Sequence[CondaSpec] = (), gateway=None) -> list[SolvedPackage]:
+    """Solve ``specs`` for ``platform`` against ``channels``, preferring ``locked`` pins; ``optional``
+    specs join only when the channels have a package of that name (e.g. ``pip``)."""
     from rattler import Gateway, MatchSpec
 
     urls = [channel_url(c) for c in channels]
     match_specs = [MatchSpec(_with_channel(spec, channels, urls), strict=False) for spec in specs]
     gateway = gateway or Gateway(show_progress=False)
     try:
+        match_specs += [MatchSpec(_with_channel(spec, channels, urls), strict=False)
+                        for spec in _present(gateway, urls, platform, optional)]
         locked_records = _locked_records(gateway, urls, platform, locked)
         virtual_list = virtual_packages(platform, virtual)
         records = _run(_solve(gateway, urls, match_specs, platform, virtual_list, locked_records))
@@ -158,6 +161,18 @@ async def _solve(gateway, urls, specs, platform, virtual, locked):
 
     return await solve(sources=urls, specs=specs, gateway=gateway, platforms=[platform, "noarch"],
                        virtual_packages=virtual, locked_packages=locked or None)
+
+
+def _present(gateway, urls, platform, specs: Sequence[CondaSpec]) -> list[CondaSpec]:
+    """The specs whose package name the channels hold for ``platform`` or noarch."""
+    if not specs:
+        return []
+    from rattler import MatchSpec
+
+    result = _run(gateway.query(urls, [platform, "noarch"], [MatchSpec(s.name, strict=False) for s in specs],
+                                recursive=False))
+    names = {record.name.normalized for per_channel in result for record in per_channel}
+    return [s for s in specs if s.name in names]
 
 
 def _locked_records(gateway, urls, platform, locked: Iterable[SolvedPackage]) -> list:
