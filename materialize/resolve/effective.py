@@ -40,12 +40,13 @@ def rows(settings: Settings, project_root: Path, lockfile: Path) -> list[Row]:
         out[by_key[row.key]] = row
 
     if not settings["platforms"]:
-        why = f"from {lockfile.name}" if previous else "this host"
-        replace(Row("platforms", platforms, f"{', '.join(platforms)} ({why})", f"default: {why}"))
+        why = f"the platforms of {lockfile.name}" if previous else "this host's platform"
+        replace(Row("platforms", platforms, ", ".join(platforms), f"default: {why}"))
     python = python_choice.choose(settings, previous, platforms[0], lockfile.name)
     if python.kept:
-        replace(Row("python", python.minor, f"{python.minor} (kept from {lockfile.name}; the setting says "
-                                            f"{python.setting.split()[0]}, for new lockfiles)", python.setting))
+        replace(Row("python", python.minor, f"{python.minor} (the python setting, {python.overruled} from "
+                                            f"{python.overruled_source}, applies to new lockfiles only)",
+                    python.source))
     virtual = {p: _virtual(p, settings["virtual-packages"]) for p in platforms}
     replace(Row("virtual-packages", virtual, "; ".join(f"{p}: {_text(v)}" for p, v in virtual.items()),
                 settings.source("virtual-packages")))

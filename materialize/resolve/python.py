@@ -18,11 +18,12 @@ from ..settings import PROJECT, Settings
 class PythonChoice:
     minor: str  # e.g. "3.12"
     source: str  # where it comes from, for messages
-    setting: str | None = None  # the `python` setting it kept the lockfile's Python over, e.g. "3.11 (default)"
+    overruled: str | None = None  # the `python` setting the lockfile's Python was kept over, e.g. "3.11"
+    overruled_source: str = ""  # where that setting came from, e.g. "default"
 
     @property
     def kept(self) -> bool:
-        return self.setting is not None
+        return self.overruled is not None
 
 
 def minor(version: str) -> str:
@@ -34,8 +35,9 @@ def choose(settings: Settings, previous: Lock | None, platform: str, lockfile_na
     explicit = settings.rank("python") >= PROJECT
     locked = previous.python.get(platform) if previous is not None else None
     if locked and not explicit:
-        setting = None if minor(locked) == configured else f"{configured} ({settings.source('python')})"
-        return PythonChoice(minor(locked), f"kept from {lockfile_name}", setting)
+        if minor(locked) == configured:
+            return PythonChoice(configured, f"kept from {lockfile_name}")
+        return PythonChoice(minor(locked), f"kept from {lockfile_name}", configured, settings.source("python"))
     return PythonChoice(configured, f"setting python ({settings.source('python')})")
 
 
@@ -43,5 +45,5 @@ def kept_note(choice: PythonChoice, python: str, platform: str) -> str | None:
     """Said when the lockfile's Python stays although the `python` setting names another."""
     if not choice.kept:
         return None
-    return (f"Python {python} kept for {platform} ({choice.source}); the python setting, {choice.setting}, "
-            f"applies to new lockfiles only: pass --python {choice.setting.split()[0]} to change it")
+    return (f"Python {python} {choice.source} for {platform}; the python setting ({choice.overruled}, from "
+            f"{choice.overruled_source}) applies to new lockfiles only: pass --python {choice.overruled} to change it")

@@ -35,7 +35,12 @@ class LockReport:
                 out.append(f"Python {old} -> {new} ({platform})")
             out.append(f"  core packages for {platform}, {self._source(platform)}:")
             rows = self.core_changes.get(platform, [])
-            out += [f"    {_row(name, old, new)}" for name, old, new in rows] or ["    (none)"]
+            out += [f"    {_row(name, old, new)}" for name, old, new in rows if old != new]
+            same = [f"{name} {new}" for name, old, new in rows if old == new]
+            if same:
+                out.append(f"    unchanged: {', '.join(same)}")
+            if not rows:
+                out.append("    (none)")
         for platform in self.lock.platforms:
             conda, pip = self.lock.for_platform(platform)
             out.append(f"Locked {platform}: Python {self.lock.python.get(platform)}, {len(conda)} conda and "
@@ -57,8 +62,6 @@ class LockReport:
 
 
 def _row(name: str, old: str | None, new: str | None) -> str:
-    if old == new:
-        return f"{name} {new} (unchanged)"
     if old is None:
         return f"{name} {new} (added)"
     if new is None:
