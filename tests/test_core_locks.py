@@ -53,7 +53,8 @@ def testcore(pypi, tmp_path_factory, other_python):
     done = lock_core("--sets-dir", root / "sets", "--out", root / "locks", "--index-url", pypi.url,
                      "--python", RUNNING, "--python", _minor(other_python), "--platform", "linux-64")
     pypi.add(*wheels.build_all([wheels.Dist("srvdep", "1.2"), wheels.Dist(
-        "srvcore", "2.1", requires=("srvdep>=1.0",), requires_python=f">={NEWER}")], root / "wheels"))
+        "srvcore", "2.1", requires=("srvdep>=1.0",), requires_python=f">={NEWER}"),
+        wheels.Dist("needsnewdep", "1.0", requires=("srvdep>=1.2",))], root / "wheels"))
     return {"root": root, "sets": root / "sets", "locks": root / "locks", "output": done.stdout,
             "wheels": root / "wheels"}
 
@@ -117,6 +118,15 @@ def test_user_requirement_against_a_core_lock_pin_is_exit_4_naming_both(cli, tmp
     assert f"srvdep 1.1, pinned by the core lock testcore/pylock.{_tag(RUNNING)}-linux-64.toml" in done.stderr
 
 
+def test_a_dependency_against_a_core_lock_pin_is_exit_4_naming_the_pin(cli, tmp_path, channel_url, pypi, testcore):
+    project = _project(tmp_path, testcore, pypi.url, requirements="needsnewdep\n")
+    done = cli.fails(4, "lock", project, "--channel", channel_url)
+    assert "'needsnewdep' (user, requirements.txt:1)" in done.stderr
+    pinned = next(x for x in done.stderr.splitlines() if x.startswith("pinned by the core lock "))
+    assert pinned.startswith(f"pinned by the core lock testcore/pylock.{_tag(RUNNING)}-linux-64.toml: ")
+    assert "srvdep==1.1" in pinned.split(": ", 1)[1].split("; ")
+
+
 def test_an_index_serving_other_bytes_for_a_core_pin_is_exit_6(cli, tmp_path, channel_url, testcore):
     folder = tmp_path / "other-index"
     wheels.build_all(_dists(srvdep_source="__version__ = 'not the same bytes'\n") + [wheels.Dist("tinydep", "2.0")],
@@ -144,6 +154,23 @@ def test_python_change_swaps_core_locks_and_names_their_versions(cli, tmp_path, 
     assert "no version changed" not in done.stdout
     pins = lock_packages(project / "materialize-lock.yml", "pip")
     assert pins["srvcore"] == ("2.0" if other > RUNNING else "1.0") and pins["srvdep"] == "1.1"  # not 2.1, 1.2
+
+
+def test_a_refreshed_core_lock_makes_the_lockfile_stale_and_moves_its_pins(cli, tmp_path, channel_url, pypi,
+                                                                           testcore):
+    locks = tmp_path / "locks"
+    shutil.copytree(testcore["locks"], locks)
+    project = _project(tmp_path, {**testcore, "locks": locks}, pypi.url)
+    cli.ok("lock", project, "--channel", channel_url)
+    cli.ok("lock", project, "--channel", channel_url, "--check")
+    lock_core("--sets-dir", testcore["sets"], "--out", locks, "--index-url", pypi.url, "--python", RUNNING,
+              "--platform", "linux-64")
+    cli.fails(7, "lock", project, "--channel", channel_url, "--check")
+    done = cli.ok("lock", project, "--channel", channel_url)
+    label = f"testcore/pylock.{_tag(RUNNING)}-linux-64.toml"
+    assert (f"  core packages for linux-64, core lock {label}, refreshed since the last lock:\n"
+            "    srvdep 1.1 -> 1.2\n    unchanged: srvcore 1.0\n") in done.stdout
+    assert lock_packages(project / "materialize-lock.yml", "pip")["srvdep"] == "1.2"
 
 
 def test_core_requirements_still_resolve_their_open_ranges(cli, tmp_path, channel_url, pypi, testcore):

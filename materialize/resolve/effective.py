@@ -73,7 +73,10 @@ def _core_lock_row(settings: Settings, project_root: Path, previous, platforms: 
         python = python_choice.choose(settings, previous, platform, lockfile_name).minor
         if named and not (previous and platform in previous.python):
             python = named
-        choice = core.choose(name, core.requirement_lines(entries.entries), settings, python, platform)
+        try:
+            choice = core.choose(name, core.requirement_lines(entries.entries), settings, python, platform)
+        except MaterializeError as err:
+            choice = core.CoreChoice(None, f"(none: {err.message})")
         found[platform] = str(choice.lock.path) if choice.lock else None
         texts.append(f"{platform}, Python {python}: {choice.why}")
     source = f"core set {name!r}" if name else "core-requirements"

@@ -222,7 +222,10 @@ def content_hash(options: LockOptions, platform: str, previous: Lock | None, pyt
     default = python_choice.choose(settings, previous, platform, options.lockfile.name)
     choice = core.choose(project.core_name, core.requirement_lines(project.core.entries), settings, python,
                          platform) if python else None
+    # The core lock joins the digest only where one applies: a lockfile without one stays fresh.
+    core_lock = {"core-lock": choice.lock.sha256} if choice is not None and choice.lock is not None else {}
     return digest.content_hash({
+        **core_lock,
         "platform": platform,
         "channels": [conda_engine.channel_url(c) for c in settings["channels"]],
         "conda": [[s.spec, s.channel] for s in project.conda.specs],
@@ -230,7 +233,6 @@ def content_hash(options: LockOptions, platform: str, previous: Lock | None, pyt
         "user": [[e.text, e.kind, e.constraint, list(e.hashes)] for e in project.user.entries],
         "core": [[e.text, e.kind, e.constraint] for e in project.core.entries],
         "core-set": project.core_label,
-        "core-lock": choice.lock.sha256 if choice is not None and choice.lock is not None else None,
         "indexes": project.indexes.describe() + project.indexes.find_links,
         "index-strategy": settings["index-strategy"],
         "virtual-packages": settings["virtual-packages"],

@@ -49,6 +49,8 @@ class LockReport:
 
     def _source(self, platform: str) -> str:
         old, new = self.core_lock_changes.get(platform, (None, None))
+        if old == new and new and platform not in self.python_changes:
+            return f"core lock {new}, refreshed since the last lock"
         if old == new:
             return f"core lock {new}" if new else "resolved from the core set's open ranges"
         return f"core lock {old or '(none: open ranges)'} -> {new or '(none: open ranges)'}"
