@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 
 import pytest
 
 from tests.helpers import lock_packages, pip_conf_for, run_python, write_project
 
-from tests.conftest import RUNNING
+RUNNING = "%d.%d" % sys.version_info[:2]
 
 
 def _minor(version: str) -> str:
