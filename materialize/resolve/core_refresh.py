@@ -9,6 +9,7 @@ records the set, the Python, the platform, uv's target and the requirements it w
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,13 +126,22 @@ def _resolve(target: Target, lines: tuple[str, ...], index_url: str) -> str:
         args = ["pip", "compile", *uv_tool.COMMON, "core.in", "-c", "constraints.txt", "--format", "pylock.toml",
                 "-o", "pylock.toml", "--generate-hashes", "--no-header", "--quiet",
                 "--python-version", target.python, "--python-platform", wheel_tags.uv_platform(target.platform),
-                "--python", uv_tool.interpreter_for(target.python), "--index-url", index_url]
-        done = uv_tool.run(args, env=wheel_tags.uv_environment(target.platform), cwd=work)
+                "--python", _interpreter(target.python), "--index-url", index_url]
+        env = {**wheel_tags.uv_environment(target.platform), "UV_CACHE_DIR": str(uv_tool.resolve_cache(target.python))}
+        done = uv_tool.run(args, env=env, cwd=work)
         if done.returncode:
             raise _failure(done)
         text = (work / "pylock.toml").read_text()
     start = text.find("[[packages]]")
     return "" if start < 0 else text[start:].rstrip() + "\n"
+
+
+def _interpreter(minor: str) -> str:
+    """An interpreter of the target's minor version, for a package that has only an sdist (every core
+    package has wheels today), else ours."""
+    if minor == "%d.%d" % sys.version_info[:2]:
+        return sys.executable
+    return uv_tool.find_python(minor) or sys.executable
 
 
 class Unsatisfiable(Exception):

@@ -10,9 +10,9 @@ from pathlib import Path
 from ..engines import conda as conda_engine, fetch
 from ..lockfile import digest
 from .. import lockfile, platforms as platform_names
-from . import core, pypi as pypi_resolve, python as python_choice
+from . import build_python, core, pypi as pypi_resolve, python as python_choice
 from .report import LockReport, Note, build as build_report
-from ..inputs.conda_specs import CondaSpec, parse_spec
+from ..inputs.conda_specs import FILENAME as CONDA_FILENAME, CondaSpec, parse_spec
 from ..errors import InputError
 from ..lockfile import CondaEntry, Lock, PipEntry
 from ..inputs.project import Project
@@ -45,13 +45,26 @@ def target_platforms(flags: list[str], settings: Settings, lockfile_path: Path |
 
 @dataclass
 class _Run:
-    """One lock run: what it was asked, the lockfile it replaces (``keep``: whose pins it keeps), what it built."""
+    """One lock run: what it was asked, the lockfile it replaces (``keep``: whose pins it keeps), what it built,
+    and per platform the interpreter that built sdist metadata and the packages it built."""
 
     options: LockOptions
     previous: Lock | None
     keep: Lock | None
     result: Lock
     notes: list[Note] = field(default_factory=list)
+    build_pythons: dict[str, build_python.BuildPython] = field(default_factory=dict)
+    built: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Solved:
+    """One platform's conda solve, as the PyPI resolve needs it."""
+
+    platform: str
+    python: str
+    packages: list[conda_engine.SolvedPackage]
+    provided: dict[str, tuple[str, str]]  # distribution -> (version, conda package)
 
 
 def lock(options: LockOptions) -> LockReport:
@@ -64,7 +77,8 @@ def lock(options: LockOptions) -> LockReport:
                   core_set=project.core_label, indexes=project.indexes.describe())
     run = _Run(options, previous, None if options.upgrade else previous, result)
     core_names: set[str] = set()
-    for platform in options.platforms:
+    host = platform_names.host()
+    for platform in sorted(options.platforms, key=lambda p: p != host):  # the host's Python may serve the others
         choice = _lock_platform(run, platform)
         if choice.lock is not None:
             result.core_locks[platform] = {"file": choice.lock.label, "sha256": choice.lock.sha256}
@@ -73,7 +87,7 @@ def lock(options: LockOptions) -> LockReport:
     direct = {e.name for e in project.core.entries if e.name}
     result.core = sorted((core_names & {e.name for e in result.pip}) | direct)
     report = build_report(options.lockfile, result, previous, settings["python"])
-    report.notes = run.notes
+    report.notes, report.build_pythons, report.built = run.notes, run.build_pythons, run.built
     lockfile.write(result, options.lockfile)
     report.unchanged = previous is not None and _same(previous, result)
     return report
@@ -96,6 +110,8 @@ def _lock_platform(run: _Run, platform: str) -> core.CoreChoice:
     if python is None:
         raise InputError("the conda solve holds no python package", hint="add python to conda-packages.txt")
     result.python[platform] = python
+    asked = {s.name: s.text for s in specs if s.source == CONDA_FILENAME}
+    result.requested[platform] = {p.name: [asked[p.name]] for p in solved if p.name in asked}
     result.conda += [_conda_entry(p, platform) for p in solved]
     provided = _conda_provided(solved)
     result.conda_provided[platform] = {k: list(v) for k, v in sorted(provided.items())}
@@ -103,14 +119,14 @@ def _lock_platform(run: _Run, platform: str) -> core.CoreChoice:
     if not _names_python(project):
         run.notes += [Note("note", text) for text in [python_choice.kept_note(default, python, platform)] if text]
     run.notes += _notes(project, choice, solved, provided, platform)
-    _resolve_pypi(run, platform, python, provided, choice.lock)
+    _resolve_pypi(run, _Solved(platform, python, solved, provided), choice.lock)
     return choice
 
 
-def _resolve_pypi(run: _Run, platform: str, python: str, provided: dict[str, tuple[str, str]],
-                  core_lock: core.CoreLock | None) -> None:
+def _resolve_pypi(run: _Run, solved: _Solved, core_lock: core.CoreLock | None) -> None:
     options, result, keep = run.options, run.result, run.keep
     project, settings = options.project, options.settings
+    platform, python, provided = solved.platform, solved.python, solved.provided
     virtual = conda_engine.virtual_values(platform, settings["virtual-packages"])
     request = pypi_resolve.PypiRequest(
         project=project.root, user=project.user, core=project.core, core_label=project.core_label,
@@ -118,6 +134,12 @@ def _resolve_pypi(run: _Run, platform: str, python: str, provided: dict[str, tup
         strategy=settings["index-strategy"], glibc=virtual.get("__glibc", "2.17").partition("=")[0],
         osx=virtual.get("__osx", "11.0").partition("=")[0], variables=project.variables, core_lock=core_lock,
         preferences=[] if keep is None else _preferences(keep, platform, _moving(options, keep, platform, python)))
+    known = {build_python.minor(c.version): c for c in run.build_pythons.values() if c.fits}
+    chosen = build_python.choose(python, platform, solved.packages, known) if project.has_pypi else None
+    if chosen is not None:
+        request.interpreter, request.interpreter_minor = chosen.path, build_python.minor(chosen.version)
+        run.build_pythons[platform] = chosen
+        log.info("%s: uv builds sdist metadata with %s", platform, chosen.describe())
     pins, local_projects = pypi_resolve.resolve(request)
     result.pip += [PipEntry(p.name, p.version, platform, p.url, p.sha256) for p in pins]
     for local in local_projects:
@@ -126,6 +148,7 @@ def _resolve_pypi(run: _Run, platform: str, python: str, provided: dict[str, tup
                  "digest": digest.source_tree(Path(local.path), {options.lockfile.name})}
         if entry not in result.local_projects:
             result.local_projects.append(entry)
+    run.built[platform] = sorted({p.name for p in pins if p.kind in ("sdist", "vcs")} | {p.name for p in local_projects})
 
 
 def _notes(project: Project, choice: core.CoreChoice, solved, provided, platform: str) -> list[Note]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..lockfile import Lock
+from .build_python import BuildPython
 from .python import minor
 
 
@@ -26,6 +27,12 @@ class LockReport:
     core_lock_changes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # labels
     notes: list[Note] = field(default_factory=list)
     unchanged: bool = False
+    build_pythons: dict[str, BuildPython] = field(default_factory=dict)  # platform -> interpreter
+    built: dict[str, list[str]] = field(default_factory=dict)  # platform -> names whose metadata uv built
+
+    def build_notes(self, platform: str) -> list[str]:
+        chosen = self.build_pythons.get(platform)
+        return chosen.notes(self.built.get(platform, [])) if chosen else []
 
     def lines(self) -> list[str]:
         out = []
@@ -45,6 +52,7 @@ class LockReport:
             conda, pip = self.lock.for_platform(platform)
             out.append(f"Locked {platform}: Python {self.lock.python.get(platform)}, {len(conda)} conda and "
                        f"{len(pip)} PyPI packages -> {self.lockfile}")
+            out += [f"  {line}" for line in self.build_notes(platform)]
         return out
 
     def _source(self, platform: str) -> str:
@@ -60,7 +68,8 @@ class LockReport:
                 "core_changes": {p: [{"name": n, "old": o, "new": v} for n, o, v in rows]
                                  for p, rows in self.core_changes.items()},
                 "core_locks": {p: (self.lock.core_locks.get(p) or {}).get("file") for p in self.lock.platforms},
-                "notes": [{"level": n.level, "message": n.message} for n in self.notes]}
+                "notes": [{"level": n.level, "message": n.message} for n in self.notes],
+                "build_python": {p: c.as_data(self.built.get(p, [])) for p, c in self.build_pythons.items()}}
 
 
 def _row(name: str, old: str | None, new: str | None) -> str:
