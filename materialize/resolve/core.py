@@ -129,6 +129,9 @@ def choose(core_name: str | None, requirements: tuple[str, ...], settings: Setti
         return CoreChoice(None, f"no core lock {core_name}/{path.name} for Python {_minor(python)} on {platform}: "
                                 f"core set {core_name!r} resolved from its open ranges instead", warn=True)
     lock = read(path)
+    if (lock.core_set, lock.python, lock.platform) != (core_name, _minor(python), platform):
+        raise InputError(f"{path}: its [tool.materialize] table says core set {lock.core_set!r}, Python {lock.python}, "
+                         f"{lock.platform}, not what its name says", hint=REFRESH_HINT)
     if lock.requirements != requirements:
         return CoreChoice(None, f"core lock {lock.label} was made from other requirements than core set "
                                 f"{core_name!r} has now: resolved from its open ranges instead", warn=True)
