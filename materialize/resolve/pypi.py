@@ -22,6 +22,7 @@ from ..errors import FetchError, InputError, IntegrityError, ResolutionError
 from ..inputs.indexes import Indexes
 from ..inputs.requirements import Entry, RequirementsSet, expand
 from ..secrets import redact
+from . import core
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class PypiRequest:
     osx: str = "11.0"
     variables: dict[str, str] = field(default_factory=dict)
     preferences: list[PypiPin] = field(default_factory=list)
+    core_lock: core.CoreLock | None = None  # its versions are exact constraints
     interpreter: str = ""  # what uv builds sdist metadata with (build_python.py); "" = ours
     interpreter_minor: str = "%d.%d" % sys.version_info[:2]  # its Python minor version
 
@@ -84,12 +86,31 @@ def check_conda_conflicts(request: PypiRequest) -> None:
                 hint=f"pin a conda {conda_package} that provides a matching version, or relax the requirement")
 
 
+def check_core_lock_conflicts(request: PypiRequest) -> None:
+    """A user requirement that the core lock's exact version cannot satisfy fails before uv runs."""
+    if request.core_lock is None:
+        return
+    for entry in request.user.entries:
+        error = core.conflict(request.core_lock, entry, describe(entry, request))
+        if error is not None:
+            raise error
+
+
+def core_lock_constraints(request: PypiRequest) -> list[str]:
+    """``name==version`` for every core-locked package conda does not provide."""
+    if request.core_lock is None:
+        return []
+    return [f"{p.name}=={p.version}" for p in sorted(request.core_lock.pins.values(), key=lambda p: p.name)
+            if p.name not in request.conda_provided]
+
+
 def resolve(request: PypiRequest, meanwhile: Callable[[], object] | None = None
             ) -> tuple[list[PypiPin], list[LocalProject]]:
     """uv's resolution of the request; ``meanwhile()`` (work that does not need it) runs while uv does."""
     if not request.user.entries and not request.core.entries:
         return [], []
     check_conda_conflicts(request)
+    check_core_lock_conflicts(request)
     ranks: dict = {}
 
     def prepare() -> None:  # while uv compiles: what reading its output needs
@@ -106,6 +127,8 @@ def resolve(request: PypiRequest, meanwhile: Callable[[], object] | None = None
         pylock = _toml().loads((work / "pylock.toml").read_text())
     pins = _pins(pylock, request, vcs_urls, ranks)
     check_pinned_hashes(pins, request)
+    if request.core_lock is not None:
+        core.check_hashes(request.core_lock, pins, core.target_of(request.platform, request.glibc, request.osx))
     return pins, _local_projects(pylock, request)
 
 
@@ -139,6 +162,7 @@ def _write_inputs(request: PypiRequest, work: Path) -> dict[str, str]:
             files["constraints.txt" if entry.constraint else target].append(line)
     for name, (version, _) in sorted(request.conda_provided.items()):
         files["constraints.txt"].append(f"{name}=={version}")
+    files["constraints.txt"] += core_lock_constraints(request)
     for name, lines in files.items():
         (work / name).write_text("\n".join(lines) + "\n")
     return vcs_urls
@@ -213,6 +237,9 @@ def _failure(done, request: PypiRequest) -> Exception:
         lines.append("requirements involved: " + "; ".join(involved))
     if conda:
         lines.append("fixed by conda: " + "; ".join(conda))
+    pinned = [c for c in core_lock_constraints(request) if c.split("==")[0] in lowered]
+    if pinned:
+        lines.append(f"pinned by the core lock {request.core_lock.label}: " + "; ".join(pinned))
     return ResolutionError("\n".join(lines))
 
 
