@@ -49,7 +49,8 @@ def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             "conda": len(report.lock.conda), "pypi": len(report.lock.pip), "unchanged": report.unchanged,
             "python_changes": {p: {"old": o, "new": n} for p, (o, n) in report.python_changes.items()},
             "core_changes": {p: [{"name": n, "old": o, "new": v} for n, o, v in rows]
-                             for p, rows in report.core_changes.items()}}
+                             for p, rows in report.core_changes.items()},
+            "credentials": report.lock.credentials, "warnings": report.warnings}
 
 
 def _check_fresh(options) -> dict[str, Any]:
@@ -65,6 +66,8 @@ def _check_fresh(options) -> dict[str, Any]:
 
 
 def _render_lock(report, console: Console) -> None:
+    for warning in report.warnings:
+        console.info(f"warning: {warning}")
     for platform, (old, new) in sorted(report.python_changes.items()):
         console.out(f"Python {old} -> {new} ({platform})")
         rows = report.core_changes.get(platform, [])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,14 +35,16 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float | None = 900,
+    pass_fds: Sequence[int] = (),
 ) -> Completed:
-    """Run ``argv`` (never through a shell) and capture its output. Secrets travel in ``env`` only."""
+    """Run ``argv`` (never through a shell) and capture its output. Secrets never travel in argv:
+    through ``child_auth`` (a socket), or a `secret_file` whose descriptor is in ``pass_fds``."""
     args = tuple(os.fspath(a) for a in argv)
     log.debug("run: %s", redact(" ".join(args)))
     try:
         done = subprocess.run(
             args, env=dict(env) if env is not None else None, cwd=cwd, timeout=timeout,
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
+            capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False, pass_fds=tuple(pass_fds),
         )
     except subprocess.TimeoutExpired as err:
         return Completed(args, 124, _text(err.stdout), _text(err.stderr) + f"\ntimed out after {timeout}s")
@@ -54,3 +58,32 @@ def _text(data: bytes | str | None) -> str:
     if data is None:
         return ""
     return data.decode(errors="replace") if isinstance(data, bytes) else data
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    fd: int
+    path: str  # /dev/fd/N: what the child opens
+
+
+@contextmanager
+def secret_file(content: str | bytes) -> Iterator[SecretFile]:
+    """A file holding ``content`` that exists on no disk: an anonymous memory file (``memfd_create``),
+    or, where that is missing, a temp file unlinked before anyone can open it by name. Give ``path``
+    to the child (argv or env: it holds no secret) and ``fd`` in ``run(pass_fds=...)``; it vanishes
+    when the block ends and with the process, however it dies."""
+    data = content.encode() if isinstance(content, str) else content
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("materialize-secret", 0)
+    else:  # pragma: no cover (not Linux)
+        handle, name = tempfile.mkstemp(prefix="materialize-secret-")
+        os.unlink(name)
+        fd = handle
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+        yield SecretFile(fd, f"/dev/fd/{fd}")
+    finally:
+        os.close(fd)

@@ -61,6 +61,9 @@ class Lock:
     indexes: list[str] = field(default_factory=list)  # redacted, for the record
     conda_provided: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # platform -> dist -> [v, pkg]
     sources: list[str] = field(default_factory=list)
+    # Origins that needed a login at lock time: origin, where it was given, "literal" or "variable".
+    # Never the login: a literal one is left out of every URL (see inputs/credentials.py).
+    credentials: list[dict[str, str]] = field(default_factory=list)
 
     def for_platform(self, platform: str) -> tuple[list[CondaEntry], list[PipEntry]]:
         return ([e for e in self.conda if e.platform == platform], [e for e in self.pip if e.platform == platform])
@@ -69,6 +72,8 @@ class Lock:
         data = {"format": FORMAT, "version": __version__, "core-set": self.core_set,
                 "core": json.dumps(self.core), "local-projects": json.dumps(self.local_projects, sort_keys=True),
                 "indexes": json.dumps(self.indexes), "conda-provided": json.dumps(self.conda_provided, sort_keys=True)}
+        if self.credentials:
+            data["credentials"] = json.dumps(self.credentials, sort_keys=True)
         data.update({f"python.{p}": v for p, v in sorted(self.python.items())})
         return {_KEY + k: v for k, v in data.items()}
 
@@ -146,7 +151,8 @@ def _from_data(data: object, path: Path) -> Lock:
                     core=json.loads(custom.get("core", "[]")), core_set=custom.get("core-set", ""),
                     local_projects=json.loads(custom.get("local-projects", "[]")),
                     indexes=json.loads(custom.get("indexes", "[]")),
-                    conda_provided=json.loads(custom.get("conda-provided", "{}")))
+                    conda_provided=json.loads(custom.get("conda-provided", "{}")),
+                    credentials=json.loads(custom.get("credentials", "[]")))
         for index, package in enumerate(data["package"] or []):
             _add_package(lock, package, index, path)
     except (KeyError, TypeError, ValueError, AttributeError) as err:

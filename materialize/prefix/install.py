@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__, cache, lockfile, platforms
-from . import conda_meta, state as prefix_state
+from . import conda_meta, logins, state as prefix_state
 from ..engines import fetch
 from ..inputs import project as projects
 from ..errors import InputError, IntegrityError
@@ -134,6 +134,7 @@ def _fetch(work: _Work, prefix: Path, rebuild: bool, offline: bool, console: Con
     credentials = _credentials(work.project)
     hashed = [e for e in work.pip if e.sha256]
     needed = hashed if rebuild else pypi_install.needed(prefix, hashed)
+    logins.require(work.lock, work.pip, needed, prefix, rebuild, _variables(work.project), credentials)
     work.conda_unchanged = not rebuild and conda_meta.holds_exactly(prefix, work.conda)
     conda = [] if work.conda_unchanged else [fetch.Artifact(e.url, e.sha256, cache.CONDA_ARCHIVES) for e in work.conda]
     wheels = [fetch.Artifact(e.url, e.sha256, cache.WHEELS) for e in needed]
@@ -195,14 +196,22 @@ def _install_pypi(options: InstallOptions, work: _Work) -> list[str]:
     project = work.project
     plan = pypi_install.PipPlan(
         prefix=options.prefix, entries=work.pip, local_projects=work.lock.local_projects, project=options.project,
-        variables=project.variables if project else {}, credentials=_credentials(project),
+        variables=_variables(project), credentials=_credentials(project),
         index_args=project.indexes.uv_args(options.settings["index-strategy"]) if project else [],
+        index_config=project.indexes.uv_config() if project else None,
         offline=options.offline, artifacts=work.wheels, lockfile_name=options.lockfile.name)
     return pypi_install.install(plan)
 
 
+def _variables(project) -> dict[str, str]:
+    """For ${VAR}s in the lockfile's URLs: the environment, and the project's .env when it is here."""
+    import os
+
+    return project.variables if project is not None else dict(os.environ)
+
+
 def _credentials(project):
-    from ..inputs.credentials import Credentials
+    from ..secrets import Credentials
 
     return project.indexes.credentials if project is not None else Credentials()
 

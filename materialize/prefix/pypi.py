@@ -19,15 +19,14 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import cache
+from .. import cache, scratch
 from . import conda_meta, state as prefix_state
-from ..engines import fetch, uv as uv_tool
-from ..inputs.credentials import Credentials
+from ..engines import child_auth, fetch, uv as uv_tool
+from ..secrets import Credentials, origin, strip_literal_credentials
 from ..errors import FetchError, IntegrityError, MaterializeError
 from ..lockfile import PipEntry
 from ..inputs.requirements import expand
@@ -44,7 +43,8 @@ class PipPlan:
     project: Path  # where local project paths and .env live
     variables: Mapping[str, str]
     credentials: Credentials
-    index_args: list[str] = field(default_factory=list)  # for building local projects only
+    index_args: list[str] = field(default_factory=list)  # for building local projects only: flags...
+    index_config: str | None = None  # ... and the indexes (uv.toml text, no secrets)
     offline: bool = False
     artifacts: Mapping[str, Path] = field(default_factory=dict)  # name -> verified cached artifact
     lockfile_name: str = "materialize-lock.yml"  # left out of a local project's source digest
@@ -190,7 +190,7 @@ def _wanted(plan: PipPlan) -> dict[str, tuple[str, str]]:
     """name -> (version, the artifact's identity: wheel sha256, git URL, or the local source digest)."""
     from ..lockfile.digest import source_tree
 
-    wanted = {canonical_name(e.name): (e.version, e.sha256 or e.url) for e in plan.entries}
+    wanted = {canonical_name(e.name): (e.version, e.sha256 or strip_literal_credentials(e.url)) for e in plan.entries}
     for local in plan.local_projects:
         source = (plan.project / local["path"]).resolve()
         digest = source_tree(source, {plan.lockfile_name}) if source.is_dir() else local.get("digest", "")
@@ -201,25 +201,30 @@ def _wanted(plan: PipPlan) -> dict[str, tuple[str, str]]:
 def _install_changed(plan: PipPlan, python: Path, changed: set[str]) -> None:
     base = ["pip", "install", *uv_tool.COMMON, "--python", str(python), "--no-deps", "--link-mode", "copy"]
     offline = ["--offline"] if plan.offline else []
-    with tempfile.TemporaryDirectory(prefix="materialize-pip-") as folder:
+    with scratch.private_dir("pip") as folder:
         hashed = [e for e in plan.entries if canonical_name(e.name) in changed and e.sha256]
-        if hashed:
-            reqs = Path(folder) / "locked.txt"
+        if hashed:  # from our verified cache (file:// URLs): no login needed
+            reqs = folder / "locked.txt"
             reqs.write_text("".join(f"{e.name} @ {_source(plan, e)} --hash=sha256:{e.sha256}\n" for e in hashed))
             _uv([*base, "--require-hashes", "--reinstall", "-r", str(reqs), *offline], plan, "installing wheels")
         vcs = [e for e in plan.entries if canonical_name(e.name) in changed and not e.sha256]
         if vcs:
-            reqs = Path(folder) / "vcs.txt"
-            lines = [f"{e.name} @ {plan.credentials.add_url_in_vcs(expand(e.url, dict(plan.variables), 'lockfile'))}"
-                     for e in vcs]
-            reqs.write_text("\n".join(lines) + "\n")
-            _uv([*base, *[a for e in vcs for a in ("--reinstall-package", e.name)], "-r", str(reqs), *offline],
-                plan, "installing git packages")
+            urls = [vcs_url(e, plan) for e in vcs]
+            (folder / "vcs.txt").write_text("".join(f"{e.name} @ {url}\n" for e, url in zip(vcs, urls)))
+            _uv([*base, *[a for e in vcs for a in ("--reinstall-package", e.name)], "-r", str(folder / "vcs.txt"),
+                 *offline], plan, "installing git packages", plan.credentials.only(filter(None, map(origin, urls))))
     for local in plan.local_projects:
         if canonical_name(local["name"]) in changed:
             path = (plan.project / local["path"]).resolve()
             _uv([*base, "--reinstall-package", local["name"], *plan.index_args, str(path), *offline],
-                plan, f"building the local project {local['name']} ({local['path']})")
+                plan, f"building the local project {local['name']} ({local['path']})", plan.credentials,
+                plan.index_config)
+
+
+def vcs_url(entry: PipEntry, plan: PipPlan) -> str:
+    """The lockfile's git URL with its ${VAR}s expanded, without any login (kept by origin, for git's
+    credential helper: a login in the URL would reach git's argv)."""
+    return plan.credentials.add_url(expand(entry.url, dict(plan.variables), "lockfile"), "the lockfile")
 
 
 def _source(plan: PipPlan, entry: PipEntry) -> str:
@@ -263,12 +268,16 @@ def _drop_recorded(dist_info: Path, files: list[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
-def _uv(args: list[str], plan: PipPlan, what: str) -> None:
-    with plan.credentials.child_env() as env:
-        done = uv_tool.run(args, env=env)
+def _uv(args: list[str], plan: PipPlan, what: str, credentials: Credentials | None = None,
+        index_config: str | None = None) -> None:
+    """One uv call, given only the logins it needs (none for wheels from our cache)."""
+    with child_auth.child_auth(credentials or Credentials(), index_config) as auth:
+        done = uv_tool.run([*args, *auth.uv_args], env=auth.env)
     if done.returncode == 0:
         return
     tail = done.tail()
     if "hash mismatch" in tail.lower() or "hashes" in tail.lower() and "mismatch" in tail.lower():
         raise IntegrityError(f"{what}: an artifact does not match the lockfile's sha256:\n{tail}")
-    raise FetchError(f"{what} failed (uv exit {done.returncode}):\n{tail}")
+    raise FetchError(f"{what} failed (uv exit {done.returncode}):\n{tail}",
+                     hint="check the logins for the git hosts and indexes (as ${VARIABLES} in the URLs, in "
+                          "~/.netrc, or a git credential helper)" if "auth" in tail.lower() else None)

@@ -11,10 +11,12 @@ from ..engines import conda as conda_engine, fetch
 from ..lockfile import digest
 from .. import lockfile, platforms as platform_names
 from . import pypi as pypi_resolve
+from ..inputs import credentials
 from ..inputs.conda_specs import CondaSpec, parse_spec
 from ..errors import InputError
 from ..lockfile import CondaEntry, Lock, PipEntry
 from ..inputs.project import Project
+from ..secrets import origin, strip_literal_credentials
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class LockReport:
     python_changes: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # platform -> (old, new)
     core_changes: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
     unchanged: bool = False
+    warnings: list[str] = field(default_factory=list)  # logins written in clear, left out of the lockfile
 
 
 def target_platforms(flags: list[str], settings: Settings, lockfile_path: Path | None = None) -> list[str]:
@@ -65,7 +68,9 @@ def lock(options: LockOptions) -> LockReport:
         _lock_platform(options, platform, keep, result)
         result.content_hash[platform] = content_hash(options, platform)
     result.core = sorted({e.name for e in project.core.entries if e.name})
+    result.credentials = credentials.lock_notes(project.indexes.credentials)
     report = _report(options.lockfile, result, previous, settings)
+    report.warnings = credentials.literal_warnings(project.indexes.credentials, _git_origins(project))
     lockfile.write(result, options.lockfile)
     report.unchanged = previous is not None and _same(previous, result)
     return report
@@ -105,6 +110,11 @@ def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, r
                  "digest": digest.source_tree(Path(local.path), {options.lockfile.name})}
         if entry not in result.local_projects:
             result.local_projects.append(entry)
+
+
+def _git_origins(project: Project) -> set[str]:
+    return {key for key in (origin(e.text.partition(" @ ")[2] or e.text) for e in project.user.entries
+                            + project.core.entries if e.kind == "vcs") if key}
 
 
 def _moving(options: LockOptions, previous: Lock, platform: str, python: str) -> tuple[str, ...]:
@@ -171,8 +181,8 @@ def content_hash(options: LockOptions, platform: str) -> str:
         "channels": [conda_engine.channel_url(c) for c in settings["channels"]],
         "conda": [[s.spec, s.channel] for s in project.conda.specs],
         "python-default": settings["python"] if not any(s.name == "python" for s in project.conda.specs) else None,
-        "user": [[e.text, e.kind, e.constraint, list(e.hashes)] for e in project.user.entries],
-        "core": [[e.text, e.kind, e.constraint] for e in project.core.entries],
+        "user": [[strip_literal_credentials(e.text), e.kind, e.constraint, list(e.hashes)] for e in project.user.entries],
+        "core": [[strip_literal_credentials(e.text), e.kind, e.constraint] for e in project.core.entries],
         "core-set": project.core_label,
         "indexes": project.indexes.describe() + project.indexes.find_links,
         "index-strategy": settings["index-strategy"],

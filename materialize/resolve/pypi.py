@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,11 +15,12 @@ from packaging.specifiers import InvalidSpecifier
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from ..engines import uv as uv_tool, wheel_tags
+from .. import scratch
+from ..engines import child_auth, uv as uv_tool, wheel_tags
 from ..errors import FetchError, InputError, IntegrityError, ResolutionError
 from ..inputs.indexes import Indexes
 from ..inputs.requirements import Entry, RequirementsSet, expand
-from ..secrets import redact
+from ..secrets import origin, strip_credentials, strip_literal_credentials
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -90,8 +90,7 @@ def resolve(request: PypiRequest) -> tuple[list[PypiPin], list[LocalProject]]:
     if not request.user.entries and not request.core.entries:
         return [], []
     check_conda_conflicts(request)
-    with tempfile.TemporaryDirectory(prefix="materialize-uv-") as folder:
-        work = Path(folder)
+    with scratch.private_dir("uv") as work:
         vcs_urls = _write_inputs(request, work)
         _write_preferences(request.preferences, work / "pylock.toml")
         _compile(request, work)
@@ -143,21 +142,35 @@ def _write_preferences(pins: list[PypiPin], path: Path) -> None:
 
 
 def _uv_line(entry: Entry, request: PypiRequest, vcs_urls: dict[str, str]) -> str:
+    """The line uv reads: never a login (uv would put a git URL's login into git's argv and its
+    output); the login reaches uv and git through ``child_auth`` instead."""
     text = expand(entry.text, request.variables, entry.where)
     if entry.kind == "vcs":
-        head, sep, url = text.partition(" @ ") if " @ " in text else ("", "", text)
-        prefix, _, rest = url.partition("+")
-        clean = prefix + "+" + request.indexes.credentials.add_url(rest)
-        vcs_urls[entry.name or ""] = entry.text.partition(" @ ")[2] if " @ " in entry.text else entry.text
-        return f"{head}{sep}{clean}"
+        written = entry.text.partition(" @ ")[2] if " @ " in entry.text else entry.text
+        vcs_urls[entry.name or ""] = strip_literal_credentials(written)  # ${VAR}s stay, for the install
+        return _without_login(text, request)
     if entry.kind == "path":
         path = (Path(entry.base or request.project) / text).resolve()
         if not path.exists():
             raise InputError(f"{entry.where}: {entry.text!r}: no such directory {path}")
         return str(path)
     if entry.kind == "url":
-        text = request.indexes.credentials.add_url(text)
+        text = _without_login(text, request)
     return text + "".join(f" --hash={h}" for h in entry.hashes)
+
+
+def _without_login(text: str, request: PypiRequest) -> str:
+    """``name @ https://u:p@host/x.whl ; marker`` -> the same line without ``u:p@`` (kept by origin)."""
+    head, sep, rest = text.partition(" @ ") if " @ " in text else ("", "", text)
+    url = rest.split()[0] if rest.split() else rest
+    return head + sep + rest.replace(url, request.indexes.credentials.add_url(url), 1)
+
+
+def _direct_origins(request: PypiRequest) -> set[str]:
+    """Origins of direct-URL requirements (their logins need an entry in uv's config)."""
+    urls = [(e.text.partition(" @ ")[2] if " @ " in e.text else e.text).split()
+            for e in request.user.entries + request.core.entries if e.kind == "url"]
+    return {key for key in (origin(words[0]) for words in urls if words) if key}
 
 
 def _compile(request: PypiRequest, work: Path) -> None:
@@ -169,8 +182,10 @@ def _compile(request: PypiRequest, work: Path) -> None:
             *request.indexes.uv_args(request.strategy)]
     for name in sorted(request.conda_provided):
         args += ["--no-emit-package", name]
-    with request.indexes.credentials.child_env() as env:
-        done = uv_tool.run(args, env={**env, **wheel_tags.uv_environment(request.platform, request.osx)}, cwd=work)
+    indexes = request.indexes
+    with child_auth.child_auth(indexes.credentials, indexes.uv_config(_direct_origins(request))) as auth:
+        done = uv_tool.run([*args, *auth.uv_args],
+                           env={**auth.env, **wheel_tags.uv_environment(request.platform, request.osx)}, cwd=work)
     if done.returncode:
         raise _failure(done, request)
 
@@ -178,10 +193,12 @@ def _compile(request: PypiRequest, work: Path) -> None:
 def _failure(done, request: PypiRequest) -> Exception:
     text = done.tail(25)
     lowered = text.lower()
-    if any(k in lowered for k in ("401", "403", "unauthorized", "forbidden", "missing credentials")):
+    if any(k in lowered for k in ("401", "403", "unauthorized", "forbidden", "missing credentials",
+                                  "authentication failed", "could not read username")):
         hosts = ", ".join(request.indexes.hosts()) or "the index"
         return FetchError(f"authentication failed at {hosts}:\n{text}",
-                          hint="check the credentials in pip.conf, requirements.txt or the environment")
+                          hint="check the logins in pip.conf, requirements.txt, the environment or .env "
+                               "(as ${VARIABLES} in the URLs), or in ~/.netrc")
     if any(k in lowered for k in ("failed to fetch", "connection refused", "error sending request",
                                   "could not connect", "dns error", "timed out", "failed to download")):
         return FetchError(f"cannot reach the package index ({', '.join(request.indexes.describe())}):\n{text}")
@@ -206,7 +223,7 @@ def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str]) -> list[
             continue  # the local project: recorded separately, built at install
         if "vcs" in package:
             vcs = package["vcs"]
-            base = vcs_base(vcs_urls.get(name, "git+" + vcs["url"]))
+            base = vcs_base(vcs_urls.get(name) or strip_credentials("git+" + vcs["url"]))
             pins.append(PypiPin(name, version, f"{base}@{vcs['commit-id']}#egg={name}", "", "vcs"))
             continue
         wheels = package.get("wheels", [])
@@ -215,7 +232,7 @@ def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str]) -> list[
         if not artifact:
             raise ResolutionError(f"{name} {version} has no wheel for {request.platform} / Python {request.python} "
                                   "and no sdist")
-        pins.append(PypiPin(name, version, redact(artifact["url"]), artifact["hashes"]["sha256"], kind))
+        pins.append(PypiPin(name, version, strip_credentials(artifact["url"]), artifact["hashes"]["sha256"], kind))
     return sorted(pins, key=lambda p: p.name)
 
 
