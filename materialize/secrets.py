@@ -71,6 +71,11 @@ def register_login(user: str, password: Secret | None) -> None:
         register(base64.b64encode(f"{user}:{secret}".encode()).decode())
 
 
+def is_secret(value: str) -> bool:
+    """True for a registered secret (an environment variable holding one is kept from children)."""
+    return value in _KNOWN
+
+
 def redact(text: str) -> str:
     """Remove URL userinfo (``${VAR}`` references excepted) and every registered secret from ``text``."""
     text = _mask_userinfo(_NETLOC_QUOTE.sub(f"netloc '{MASK}@", text))

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..secrets import redact
+from ..secrets import is_secret, redact
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def run(
     log.debug("run: %s", redact(" ".join(args)))
     try:
         done = subprocess.run(
-            args, env=dict(env) if env is not None else None, cwd=cwd, timeout=timeout,
+            args, env=child_environment(env), cwd=cwd, timeout=timeout,
             capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False, pass_fds=tuple(pass_fds),
         )
     except subprocess.TimeoutExpired as err:
@@ -52,6 +52,12 @@ def run(
     if done.returncode:
         log.debug("exit %s; stderr:\n%s", done.returncode, redact(done.stderr))
     return result
+
+
+def child_environment(env: Mapping[str, str] | None) -> dict[str, str]:
+    """``env`` (default: ours) without the variables that hold a login (``${VAR}`` expansions, a
+    ``.env`` value): a child gets a login only through ``child_auth``, for the origins it needs."""
+    return {k: v for k, v in (os.environ if env is None else env).items() if not is_secret(v)}
 
 
 def _text(data: bytes | str | None) -> str:
