@@ -225,10 +225,11 @@ class Credentials:
 
 def login_hint(origin_key: str, *, git: bool = False) -> str:
     """The ways to give a login for ``origin_key`` that materialize reads."""
-    host = origin_key.partition("://")[2]
-    host = host.rpartition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]
-    ways = (f"give the login for {origin_key} as ${{VARIABLES}} in the URL in pip.conf or requirements.txt "
-            f"(e.g. {origin_key.partition('://')[0]}://USER:${{PASSWORD}}@{origin_key.partition('://')[2]}/..., "
-            f"PASSWORD from the environment or the project's .env), or in ~/.netrc (machine {host} login USER "
-            "password ...; a netrc entry holds for every port of that host)")
+    scheme, _, hostport = origin_key.partition("://")
+    host = hostport.rpartition("]")[0] + "]" if hostport.startswith("[") else hostport.partition(":")[0]
+    example = f"git+{scheme}://${{TOKEN}}@{hostport}/REPO.git" if git else f"{scheme}://USER:${{PASSWORD}}@{hostport}/..."
+    where = "requirements.txt" if git else "pip.conf or requirements.txt"
+    ways = (f"give the login for {origin_key} as ${{VARIABLES}} in the URL in {where} ({example}, the variable "
+            f"from the environment or the project's .env), or in ~/.netrc (machine {host} login USER password ...; "
+            "a netrc entry holds for every port of that host)")
     return ways + (", or with a git credential helper" if git else "")

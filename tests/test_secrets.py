@@ -250,29 +250,32 @@ def test_kill_9_during_lock_and_install_leaves_no_secret_on_disk(cli, world, cha
     route = Route("kill", base["pip.conf"].pip_conf, "privpkg\n" + base["git token"].requirements, literal=True,
                   user_files=("pip.conf", "requirements.txt"))
     project, env = _project(world, route), {**world.env, **route.env}
-    killed = []
+    killed = {}
     for point, milestone in (("lock: broker serving", _cred_socket(world)), ("lock: git answered", _git_answered(world))):
         world.git_seen.clear()
         if kill_at(start_cli("lock", project, "--channel", channel_url, env=env), milestone):
-            killed.append(point)
-        _assert_nothing_left_after_a_kill(cli, world, project, route, env, point)
+            killed[point] = _assert_nothing_left_after_a_kill(cli, world, project, route, env, point)
     cli.ok("lock", project, "--channel", channel_url, env=env)
     for point, milestone in (("install: wheels", _wheels_installing(world)), ("install: git", _cred_socket(world))):
         if kill_at(start_cli("install", project, "--prefix", world.root / "env", env=env), milestone):
-            killed.append(point)
-        _assert_nothing_left_after_a_kill(cli, world, project, route, env, point)
+            killed[point] = _assert_nothing_left_after_a_kill(cli, world, project, route, env, point)
         shutil.rmtree(world.root / "env", ignore_errors=True)
-    assert len(killed) >= 3, f"the runs ended before most kill points: {killed}"
+    print("left in the temp dir by each kill (nothing secret; swept by the next run):", killed)
+    assert len(killed) >= 3, f"the runs ended before most kill points: {sorted(killed)}"
+    assert all(killed.values()), "a kill left no folder: the sweep was not exercised"
     cli.ok("install", project, "--prefix", world.root / "env", env=env)
     assert run_python(world.root / "env", "import privpkg, gitpkg").returncode == 0
     assert_clean(world, project, route, [])
 
 
-def _assert_nothing_left_after_a_kill(cli, world, project, route, env, point) -> None:
-    """On disk right after the kill: no secret anywhere; the next run (any command) sweeps the folders."""
+def _assert_nothing_left_after_a_kill(cli, world, project, route, env, point) -> list[str]:
+    """On disk right after the kill: no secret anywhere; the next run (any command) sweeps the folders.
+    Returns what the kill left in the temp dir."""
+    left = sorted(str(p.relative_to(world.tmp)) for p in world.tmp.glob("materialize-*/**/*"))
     for root in world.roots(project):
         for path in (p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
             if path not in {project / n for n in route.user_files}:
                 assert not any(form in path.read_bytes() for form in SECRETS), f"after a kill at {point}: {path}"
     cli.ok("config", project, env=env)
     assert sorted(p.name for p in world.tmp.glob("materialize-*")) == [], f"not swept after a kill at {point}"
+    return left

@@ -26,7 +26,7 @@ from pathlib import Path
 from .. import cache, scratch
 from . import conda_meta, state as prefix_state
 from ..engines import child_auth, fetch, uv as uv_tool
-from ..secrets import Credentials, origin, strip_literal_credentials
+from ..secrets import Credentials, strip_literal_credentials
 from ..errors import FetchError, IntegrityError, MaterializeError
 from ..lockfile import PipEntry
 from ..inputs.requirements import expand
@@ -190,7 +190,8 @@ def _wanted(plan: PipPlan) -> dict[str, tuple[str, str]]:
     """name -> (version, the artifact's identity: wheel sha256, git URL, or the local source digest)."""
     from ..lockfile.digest import source_tree
 
-    wanted = {canonical_name(e.name): (e.version, e.sha256 or strip_literal_credentials(e.url)) for e in plan.entries}
+    wanted = {canonical_name(e.name): (e.version, e.sha256 or strip_literal_credentials(e.url))
+              for e in plan.entries}
     for local in plan.local_projects:
         source = (plan.project / local["path"]).resolve()
         digest = source_tree(source, {plan.lockfile_name}) if source.is_dir() else local.get("digest", "")
@@ -211,8 +212,9 @@ def _install_changed(plan: PipPlan, python: Path, changed: set[str]) -> None:
         if vcs:
             urls = [vcs_url(e, plan) for e in vcs]
             (folder / "vcs.txt").write_text("".join(f"{e.name} @ {url}\n" for e, url in zip(vcs, urls)))
-            _uv([*base, *[a for e in vcs for a in ("--reinstall-package", e.name)], "-r", str(folder / "vcs.txt"),
-                 *offline], plan, "installing git packages", plan.credentials.only(filter(None, map(origin, urls))))
+            _uv([*base, *[a for e in vcs for a in ("--reinstall-package", e.name)], *plan.index_args,
+                 "-r", str(folder / "vcs.txt"), *offline], plan, "installing git packages", plan.credentials,
+                plan.index_config)  # the git hosts' logins, and the indexes' for the build backend
     for local in plan.local_projects:
         if canonical_name(local["name"]) in changed:
             path = (plan.project / local["path"]).resolve()

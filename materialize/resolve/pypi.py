@@ -195,7 +195,8 @@ def _failure(done, request: PypiRequest) -> Exception:
     lowered = text.lower()
     if any(k in lowered for k in ("401", "403", "unauthorized", "forbidden", "missing credentials",
                                   "authentication failed", "could not read username")):
-        hosts = ", ".join(request.indexes.hosts()) or "the index"
+        known = [*request.indexes.hosts(), *(key.partition("://")[2] for key in request.indexes.credentials.logins)]
+        hosts = ", ".join(dict.fromkeys(h for h in known if h in text)) or ", ".join(known) or "the index"
         return FetchError(f"authentication failed at {hosts}:\n{text}",
                           hint="check the logins in pip.conf, requirements.txt, the environment or .env "
                                "(as ${VARIABLES} in the URLs), or in ~/.netrc")
