@@ -25,9 +25,18 @@ def wheel_folders(tmp_path_factory):
     return public, private
 
 
-def _lock_and_install(cli, project, channel_url, prefix):
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    """A cache of this test's own: every artifact is really downloaded, at lock and at install."""
+    monkeypatch.setenv("MATERIALIZE_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _lock_and_install(cli, project, channel_url, prefix, recorder=None):
     cli.ok("lock", project, "--channel", channel_url)
+    before = len(recorder.requests) if recorder else 0
     cli.ok("install", project, "--prefix", prefix)
+    if recorder is not None:
+        assert [r for r in recorder.requests[before:] if r.path.startswith("/packages/")], "install fetched nothing"
 
 
 def test_another_port_of_the_same_host_gets_no_login(cli, tmp_path, channel_url, private_pypi, wheel_folders):
@@ -36,7 +45,7 @@ def test_another_port_of_the_same_host_gets_no_login(cli, tmp_path, channel_url,
         project = write_project(tmp_path / "p", requirements="privpkg\ntinydep\n", pip_conf=(
             f"[global]\nindex-url = {other.url}\n"
             f"extra-index-url = http://{USER}:{PASSWORD}@{private_pypi.host}/simple/\n"))
-        _lock_and_install(cli, project, channel_url, tmp_path / "env")
+        _lock_and_install(cli, project, channel_url, tmp_path / "env", other)
     assert run_python(tmp_path / "env", "import privpkg, tinydep").returncode == 0
     assert any("/packages/tinydep" in r.path for r in other.requests), "the other port was never asked"
     assert other.authorizations() == []
@@ -49,7 +58,7 @@ def test_a_redirect_to_another_origin_carries_no_login(cli, tmp_path, channel_ur
         host = index.base.split("://")[1]
         project = write_project(tmp_path / "p", requirements="privpkg\n", pip_conf=(
             f"[global]\nindex-url = {pypi.url}\nextra-index-url = http://{USER}:{PASSWORD}@{host}/simple/\n"))
-        _lock_and_install(cli, project, channel_url, tmp_path / "env")
+        _lock_and_install(cli, project, channel_url, tmp_path / "env", other)  # uv at lock, ours at install
     assert run_python(tmp_path / "env", "import privpkg").returncode == 0
     assert index.authorizations(), "the private index never received its login"
     downloads = [r for r in other.requests if r.path.startswith("/packages/privpkg")]

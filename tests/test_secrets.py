@@ -151,7 +151,7 @@ def test_sweep_lock_install_export(cli, world, channel_url, pypi, private_pypi, 
     route = _routes(world, pypi, private_pypi)[name]
     project, env = _project(world, route), {**world.env, **route.env}
     outputs = []
-    for flags in (["-vv"], ["--json"]):
+    for flags in (["-vv"], ["--json"], ["--check"]):  # --check: the input digest holds no login either
         done = cli.ok("lock", project, "--channel", channel_url, *flags, env=env)
         outputs += [done.stdout, done.stderr]
     done = cli.ok("install", project, "--prefix", world.root / "env", "-vv", env=env)
@@ -279,3 +279,24 @@ def _assert_nothing_left_after_a_kill(cli, world, project, route, env, point) ->
     cli.ok("config", project, env=env)
     assert sorted(p.name for p in world.tmp.glob("materialize-*")) == [], f"not swept after a kill at {point}"
     return left
+
+
+def test_a_lockfile_holding_a_token_in_clear_is_used_but_never_copied(cli, world, channel_url, pypi, private_pypi):
+    """An older materialize wrote git tokens into the lockfile: install still works from it alone, and
+    neither the prefix (pypi.json, direct_url.json) nor an export copies the token."""
+    route = _routes(world, pypi, private_pypi)["git token"]
+    project = _project(world, route)
+    cli.ok("lock", project, "--channel", channel_url, env=world.env)
+    elsewhere = world.root / "elsewhere"
+    elsewhere.mkdir()
+    lockfile = elsewhere / "materialize-lock.yml"
+    text = (project / "materialize-lock.yml").read_text()
+    lockfile.write_text(text.replace(f"git+http://{world.git_host}/", f"git+http://{TOKEN}@{world.git_host}/"))
+    assert TOKEN in lockfile.read_text()
+    outputs = []
+    for args in (("install", elsewhere, "--prefix", world.root / "env", "-vv"),
+                 ("export", elsewhere, "--format", "pylock"), ("export", elsewhere, "--format", "requirements")):
+        done = cli.ok(*args, env=world.env)
+        outputs += [done.stdout, done.stderr]
+    assert run_python(world.root / "env", "import gitpkg").returncode == 0
+    assert_clean(world, elsewhere, Route("old lockfile", "", "", user_files=("materialize-lock.yml",)), outputs)
