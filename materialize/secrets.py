@@ -227,7 +227,8 @@ def login_hint(origin_key: str, *, git: bool = False) -> str:
     """The ways to give a login for ``origin_key`` that materialize reads."""
     scheme, _, hostport = origin_key.partition("://")
     host = hostport.rpartition("]")[0] + "]" if hostport.startswith("[") else hostport.partition(":")[0]
-    example = f"git+{scheme}://${{TOKEN}}@{hostport}/REPO.git" if git else f"{scheme}://USER:${{PASSWORD}}@{hostport}/..."
+    example = (f"git+{scheme}://${{TOKEN}}@{hostport}/REPO.git" if git
+               else f"{scheme}://USER:${{PASSWORD}}@{hostport}/...")
     where = "requirements.txt" if git else "pip.conf or requirements.txt"
     ways = (f"give the login for {origin_key} as ${{VARIABLES}} in the URL in {where} ({example}, the variable "
             f"from the environment or the project's .env), or in ~/.netrc (machine {host} login USER password ...; "

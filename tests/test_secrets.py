@@ -251,7 +251,8 @@ def test_kill_9_during_lock_and_install_leaves_no_secret_on_disk(cli, world, cha
                   user_files=("pip.conf", "requirements.txt"))
     project, env = _project(world, route), {**world.env, **route.env}
     killed = {}
-    for point, milestone in (("lock: broker serving", _cred_socket(world)), ("lock: git answered", _git_answered(world))):
+    lock_points = (("lock: broker serving", _cred_socket(world)), ("lock: git answered", _git_answered(world)))
+    for point, milestone in lock_points:
         world.git_seen.clear()
         if kill_at(start_cli("lock", project, "--channel", channel_url, env=env), milestone):
             killed[point] = _assert_nothing_left_after_a_kill(cli, world, project, route, env, point)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import scratch
+from . import fetch, proc
 from ..secrets import Credentials, Login, origin, split_credentials, strip_credentials
 
 _SHIM = r'''#!{python} -IS
@@ -182,8 +183,6 @@ def _same_user(client: socket.socket) -> bool:
 def has_login(url: str, credentials: Credentials, *, git: bool = False) -> bool:
     """True when a child fetching ``url`` can authenticate: a login in the URL itself, the project's
     login for its origin, a netrc entry for its host, or (for git) a credential helper of the user's."""
-    from . import fetch, proc
-
     if split_credentials(url)[1] is not None or credentials.lookup(url) is not None:
         return True
     host = origin(url) or ""

@@ -172,12 +172,11 @@ def verify_cached(path: Path, sha256: str) -> None:
 
 
 def _download(url: str, out, credentials) -> None:
-    url, user, password = split_credentials(url)  # a lockfile written by hand may hold userinfo
-    if user is not None or password is not None:
-        given = Credentials()
-        given.add(origin(url) or "", user or "", password, "the lockfile")
-        given.logins.update({k: v for k, v in getattr(credentials, "logins", {}).items() if k not in given.logins})
-        credentials = given
+    url, user, password = split_credentials(url)
+    if user is not None or password is not None:  # a lockfile written by hand (or by hand-me-down tools)
+        logins = dict(getattr(credentials, "logins", {}))
+        logins[origin(url) or ""] = Login(user or "", password, "the lockfile")
+        credentials = Credentials(logins)
     parts = urlsplit(url)
     if parts.scheme == "file":
         source = Path(unquote(parts.path))

@@ -75,7 +75,7 @@ class SecretFile:
 @contextmanager
 def secret_file(content: str | bytes) -> Iterator[SecretFile]:
     """A file holding ``content`` that exists on no disk: an anonymous memory file (``memfd_create``),
-    or, where that is missing, a temp file unlinked before anyone can open it by name. Give ``path``
+    or, where that is missing, a 0600 temp file unlinked as soon as it is made. Give ``path``
     to the child (argv or env: it holds no secret) and ``fd`` in ``run(pass_fds=...)``; it vanishes
     when the block ends and with the process, however it dies."""
     data = content.encode() if isinstance(content, str) else content

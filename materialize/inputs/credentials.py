@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..secrets import Credentials, has_literal_credentials, login_hint
 from .requirements import Entry, expand
 
-__all__ = ["Credentials", "collect_from_entries", "lock_notes", "literal_warnings", "required_origins"]
+__all__ = ["Credentials", "collect_from_entries", "lock_notes", "literal_warnings"]
 
 
 def collect_from_entries(entries: Iterable[Entry], variables: Mapping[str, str], credentials: Credentials) -> None:
@@ -52,7 +52,3 @@ def literal_warnings(credentials: Credentials, git_origins: Iterable[str] = ()) 
             lines.append(f"{login.where}: the login for {key} is written in clear; the lockfile records the URL "
                          f"without it. For an install elsewhere, {login_hint(key, git=key in git)}")
     return lines
-
-
-def required_origins(notes: Iterable[Mapping[str, str]]) -> set[str]:
-    return {note["origin"] for note in notes if note.get("origin")}

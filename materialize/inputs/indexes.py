@@ -84,7 +84,8 @@ def combine(pip_conf: PipConfig, requirements: RequirementsSet, expand) -> Index
 
     def clean(values: list[str], where: str | list[str]) -> list[str]:
         places = where if isinstance(where, list) else [where] * len(values)
-        return [creds.add_url(expand(v), place, literal=has_literal_credentials(v)) for v, place in zip(values, places)]
+        return [creds.add_url(expand(value), place, literal=has_literal_credentials(value))
+                for value, place in zip(values, places)]
 
     def from_requirements(option: str) -> list[str]:
         found = [(value, where) for name, value, where in requirements.options if name == option]

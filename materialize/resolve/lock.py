@@ -181,7 +181,8 @@ def content_hash(options: LockOptions, platform: str) -> str:
         "channels": [conda_engine.channel_url(c) for c in settings["channels"]],
         "conda": [[s.spec, s.channel] for s in project.conda.specs],
         "python-default": settings["python"] if not any(s.name == "python" for s in project.conda.specs) else None,
-        "user": [[strip_literal_credentials(e.text), e.kind, e.constraint, list(e.hashes)] for e in project.user.entries],
+        "user": [[strip_literal_credentials(e.text), e.kind, e.constraint, list(e.hashes)]
+                 for e in project.user.entries],
         "core": [[strip_literal_credentials(e.text), e.kind, e.constraint] for e in project.core.entries],
         "core-set": project.core_label,
         "indexes": project.indexes.describe() + project.indexes.find_links,

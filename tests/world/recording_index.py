@@ -69,8 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._page("".join(f'<a href="/simple/{n}/">{n}</a>\n' for n in names))
         if path.startswith("/simple/"):
             wanted = _normalize(path[len("/simple/"):].strip("/"))
+            files = [f for f in self._files() if _normalize(f.name.split("-")[0]) == wanted]
             links = [f'<a href="/packages/{html.escape(f.name)}#sha256={hashlib.sha256(f.read_bytes()).hexdigest()}">'
-                     f"{html.escape(f.name)}</a>\n" for f in self._files() if _normalize(f.name.split("-")[0]) == wanted]
+                     f"{html.escape(f.name)}</a>\n" for f in files]
             return self._page("".join(links)) if links else self._reply(404, b"not found")
         if path.startswith("/packages/"):
             target = self.server.folder / Path(path).name
