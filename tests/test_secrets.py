@@ -84,7 +84,8 @@ class World:
         return Path(self.env["TMPDIR"])
 
     def roots(self, project: Path) -> list[Path]:
-        return [project, self.root / "env", Path(self.env["MATERIALIZE_CACHE_DIR"]), Path(self.env["HOME"]), self.tmp]
+        caches = [self.root / "cache", self.root / "install-cache"]
+        return [project, self.root / "env", *caches, Path(self.env["HOME"]), self.tmp]
 
 
 def _spy(folder: Path, name: str, real: str, log: Path) -> Path:
@@ -151,11 +152,16 @@ def test_sweep_lock_install_export(cli, world, channel_url, pypi, private_pypi, 
     route = _routes(world, pypi, private_pypi)[name]
     project, env = _project(world, route), {**world.env, **route.env}
     outputs = []
-    for flags in (["-vv"], ["--json"], ["--check"]):  # --check: the input digest holds no login either
+    for flags in (["-vv"], ["--check", "--json"]):  # --check: the input digest holds no login either
         done = cli.ok("lock", project, "--channel", channel_url, *flags, env=env)
         outputs += [done.stdout, done.stderr]
+    if "git+" in route.requirements:  # a build host of its own: uv must fetch from git again, with the login
+        env = {**env, "MATERIALIZE_CACHE_DIR": str(world.root / "install-cache")}
+    before = len(world.git_seen)
     done = cli.ok("install", project, "--prefix", world.root / "env", "-vv", env=env)
     outputs += [done.stdout, done.stderr]
+    if "git+" in route.requirements:
+        assert any(auth for _, auth in world.git_seen[before:]), "the install never authenticated at the git host"
     outputs += _verify_and_export(cli, world, project, env)
     modules = "privpkg" if "privpkg" in route.requirements else "gitpkg"
     assert run_python(world.root / "env", f"import {modules}").returncode == 0
@@ -167,10 +173,9 @@ def test_sweep_lock_install_export(cli, world, channel_url, pypi, private_pypi, 
 
 
 def _verify_and_export(cli, world: World, project: Path, env: dict[str, str]) -> list[str]:
-    calls = [("verify", project, "--prefix", world.root / "env", "--json")]
-    calls += [("export", project, "--format", fmt) for fmt in ("pylock", "requirements", "explicit")]
-    calls += [("export", project, "--format", "pylock", "--json"),
-              ("export", project, "--format", "requirements", "-o", project / "exports" / "requirements.txt")]
+    calls = [("verify", project, "--prefix", world.root / "env", "--json"), ("export", project, "--format", "pylock"),
+             ("export", project, "--format", "explicit", "--json"),
+             ("export", project, "--format", "requirements", "-o", project / "exports" / "requirements.txt")]
     outputs = []
     for args in calls:
         done = cli.ok(*args, env=env)
@@ -294,10 +299,12 @@ def test_a_lockfile_holding_a_token_in_clear_is_used_but_never_copied(cli, world
     text = (project / "materialize-lock.yml").read_text()
     lockfile.write_text(text.replace(f"git+http://{world.git_host}/", f"git+http://{TOKEN}@{world.git_host}/"))
     assert TOKEN in lockfile.read_text()
-    outputs = []
+    outputs, before = [], len(world.git_seen)
+    fresh = {**world.env, "MATERIALIZE_CACHE_DIR": str(world.root / "install-cache")}  # uv must fetch from git
     for args in (("install", elsewhere, "--prefix", world.root / "env", "-vv"),
                  ("export", elsewhere, "--format", "pylock"), ("export", elsewhere, "--format", "requirements")):
-        done = cli.ok(*args, env=world.env)
+        done = cli.ok(*args, env=fresh)
         outputs += [done.stdout, done.stderr]
     assert run_python(world.root / "env", "import gitpkg").returncode == 0
+    assert any(auth for _, auth in world.git_seen[before:]), "the install never authenticated at the git host"
     assert_clean(world, elsewhere, Route("old lockfile", "", "", user_files=("materialize-lock.yml",)), outputs)
