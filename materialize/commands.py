@@ -50,6 +50,7 @@ def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             "python_changes": {p: {"old": o, "new": n} for p, (o, n) in report.python_changes.items()},
             "core_changes": {p: [{"name": n, "old": o, "new": v} for n, o, v in rows]
                              for p, rows in report.core_changes.items()},
+            "build_python": {p: c.as_data(report.built.get(p, [])) for p, c in report.build_pythons.items()},
             "credentials": report.lock.credentials, "warnings": report.warnings}
 
 
@@ -81,6 +82,8 @@ def _render_lock(report, console: Console) -> None:
         conda, pip = report.lock.for_platform(platform)
         console.out(f"Locked {platform}: Python {report.lock.python.get(platform)}, {len(conda)} conda and "
                     f"{len(pip)} PyPI packages -> {report.lockfile}")
+        for line in report.build_notes(platform):
+            console.out(f"  {line}")
 
 
 def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -94,7 +97,7 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             lock_digest = lockfile.file_digest(path)
         except FileNotFoundError:
             lock_digest = ""
-        if lock_digest and prefix_state.is_fresh(prefix, lock_digest, __version__):
+        if lock_digest and not args.repair and prefix_state.is_current(prefix, lock_digest, __version__):
             console.out(f"{prefix} is up to date with {path.name}")
             return {"prefix": str(prefix), "status": "up-to-date", "platform": platforms.host()}
     from .prefix import install as installing
@@ -103,7 +106,7 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     if args.locked:
         _require_fresh(args, settings, path)
     report = installing.install(installing.InstallOptions(path, prefix, args.project.resolve(), settings,
-                                                          offline=args.offline), console)
+                                                          offline=args.offline, repair=args.repair), console)
     for line in report.lines():
         console.out(line)
     return report.as_data()
@@ -161,7 +164,11 @@ def export(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         console.info(f"Wrote {args.output} ({args.format}, {done.platform}): {done.conda} conda and "
                      f"{done.pypi} PyPI packages")
     elif not args.json:
-        print(done.text, end="", flush=True)
+        import sys
+
+        from .ui import write
+
+        write(sys.stdout, done.text)
     return {"format": args.format, "platform": done.platform, "lockfile": str(lockfile_path),
             "output": str(args.output.resolve()) if args.output else None,
             "text": None if args.output else done.text,

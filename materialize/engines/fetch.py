@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 from .. import cache
 from ..errors import FetchError, IntegrityError
-from ..secrets import Credentials, Login, Secret, login_hint, origin, redact, split_credentials
+from ..secrets import Credentials, Login, Secret, login_hint, origin, redact, split_credentials, strip_credentials
 
 log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
@@ -238,4 +238,4 @@ def netrc_login(host: str) -> Login | None:
 
 
 def file_name(url: str) -> str:
-    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return unquote(urlsplit(strip_credentials(url)).path.rsplit("/", 1)[-1])

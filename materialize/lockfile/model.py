@@ -60,6 +60,7 @@ class Lock:
     local_projects: list[dict[str, str]] = field(default_factory=list)  # name, version, path
     indexes: list[str] = field(default_factory=list)  # redacted, for the record
     conda_provided: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # platform -> dist -> [v, pkg]
+    requested: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # platform -> conda name -> specs
     sources: list[str] = field(default_factory=list)
     # Origins that needed a login at lock time: origin, where it was given, "literal" or "variable".
     # Never the login: a literal one is left out of every URL (see inputs/credentials.py).
@@ -71,7 +72,8 @@ class Lock:
     def custom_metadata(self) -> dict[str, str]:
         data = {"format": FORMAT, "version": __version__, "core-set": self.core_set,
                 "core": json.dumps(self.core), "local-projects": json.dumps(self.local_projects, sort_keys=True),
-                "indexes": json.dumps(self.indexes), "conda-provided": json.dumps(self.conda_provided, sort_keys=True)}
+                "indexes": json.dumps(self.indexes), "conda-provided": json.dumps(self.conda_provided, sort_keys=True),
+                "requested": json.dumps(self.requested, sort_keys=True)}
         if self.credentials:
             data["credentials"] = json.dumps(self.credentials, sort_keys=True)
         data.update({f"python.{p}": v for p, v in sorted(self.python.items())})
@@ -152,6 +154,7 @@ def _from_data(data: object, path: Path) -> Lock:
                     local_projects=json.loads(custom.get("local-projects", "[]")),
                     indexes=json.loads(custom.get("indexes", "[]")),
                     conda_provided=json.loads(custom.get("conda-provided", "{}")),
+                    requested=json.loads(custom.get("requested", "{}")),
                     credentials=json.loads(custom.get("credentials", "[]")))
         for index, package in enumerate(data["package"] or []):
             _add_package(lock, package, index, path)
