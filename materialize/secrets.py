@@ -97,7 +97,7 @@ def _mask_userinfo(text: str) -> str:
         end_match = _AUTHORITY_END.search(text, begin)
         end = end_match.start() if end_match else len(text)
         at = text.rfind("@", begin, end)
-        if at != -1 and not _VARIABLE_USERINFO.fullmatch(text, begin, at):
+        if at != -1 and not _VARIABLE_USERINFO.fullmatch(text, begin, at) and not _ssh_user(text, found, at):
             out += [text[kept:begin], MASK]
             kept = at
         found = text.find("://", max(end, begin))
@@ -106,14 +106,23 @@ def _mask_userinfo(text: str) -> str:
 
 
 def _authority(url: str) -> tuple[int, int, int] | None:
-    """(start of the authority, index of its last '@' or -1, its end), or None for a URL without ``://``."""
+    """(start of the authority, index of its last '@' or -1, its end), or None for a URL without ``://``.
+    An ``ssh://git@host`` user name is no login (ssh authenticates with keys): '@' is then -1."""
     found = url.find("://")
     if found == -1:
         return None
     begin = found + 3
     end_match = _AUTHORITY_END.search(url, begin)
     end = end_match.start() if end_match else len(url)
-    return begin, url.rfind("@", begin, end), end
+    at = url.rfind("@", begin, end)
+    if at != -1 and _ssh_user(url, found, at):
+        at = -1
+    return begin, at, end
+
+
+def _ssh_user(text: str, found: int, at: int) -> bool:
+    """True for ``ssh://user@`` or ``git+ssh://user@`` (a user name without a password)."""
+    return text[max(0, found - 3):found].lower() == "ssh" and ":" not in text[found + 3:at]
 
 
 def split_credentials(url: str) -> tuple[str, str | None, Secret | None]:

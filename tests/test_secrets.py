@@ -22,7 +22,8 @@ import yaml
 from tests.conftest import PRIVATE_AUTH
 from tests.helpers import run_python, write_project
 from tests.prefix_checks import kill_at, start_cli
-from tests.world import git_repos
+from tests.world import git_repos, wheels
+from tests.world.recording_index import recording_index
 
 USER, PASSWORD = PRIVATE_AUTH
 TOKEN = "ghp_SweepToken_7c7c7c7c"  # the seed's form: git+https://<token>@host/<repo>.git
@@ -41,8 +42,9 @@ class Route:
     user_files: tuple[str, ...] = ()
 
 
-def routes(pypi, private, git_host) -> dict[str, Route]:
+def routes(pypi, private, git_host, files_host) -> dict[str, Route]:
     priv = f"http://{USER}:{PASSWORD}@{private}/simple/"
+    direct = f"http://{USER}:{PASSWORD}@{files_host}/packages/tinydep-1.0-py3-none-any.whl"
     varpriv = f"http://{USER}:${{PRIVATE_PW}}@{private}/simple/"
     git_var = f"git+http://${{GIT_TOKEN}}@{git_host}/gitpkg.git@v1.0#egg=gitpkg\n"
     public = f"[global]\nindex-url = {pypi}\n"
@@ -57,6 +59,9 @@ def routes(pypi, private, git_host) -> dict[str, Route]:
                            user_files=("requirements.txt",)),
         "git token": Route("git token", public, f"git+http://{TOKEN}@{git_host}/gitpkg.git@v1.0#egg=gitpkg\n",
                            literal=True, user_files=("requirements.txt",)),
+        "find-links, direct URL": Route(
+            "find-links, direct URL", public + f"find-links = http://{USER}:{PASSWORD}@{private}/packages/\n",
+            f"privpkg\ntinydep @ {direct}\n", literal=True, user_files=("pip.conf", "requirements.txt")),
     }
 
 
@@ -78,6 +83,7 @@ class World:
     spy_log: Path
     git_seen: list
     git_host: str = ""
+    files: object = None  # a RecordingIndex behind the same login, on an origin of its own (direct URLs)
 
     @property
     def tmp(self) -> Path:
@@ -109,12 +115,15 @@ def world(tmp_path, isolated):
     env = {"MATERIALIZE_UV": str(_spy(spies, "uv", uv.find_uv_bin(), log)), "TMPDIR": str(tmp),
            "MATERIALIZE_CACHE_DIR": str(tmp_path / "cache"), "PATH": f"{spies}{os.pathsep}{os.environ['PATH']}",
            "HOME": str(isolated)}
-    repos = tmp_path / "repos"
+    repos, wheel_folder = tmp_path / "repos", tmp_path / "wheels"
     repos.mkdir()
     git_repos.make_git_repo(repos, "gitpkg", ["1.0"])
+    wheel_folder.mkdir()
+    wheels.build_all([d for d in wheels.public_dists() if d.name == "tinydep"], wheel_folder)
     seen: list = []
-    with git_repos.serve_git_over_http(repos, auth=(TOKEN, ""), record=seen) as git_base:
-        yield World(tmp_path, env, log, seen, git_base.split("://")[1])
+    with git_repos.serve_git_over_http(repos, auth=(TOKEN, ""), record=seen) as git_base, \
+            recording_index(wheel_folder, auth=(USER, PASSWORD)) as files:
+        yield World(tmp_path, env, log, seen, git_base.split("://")[1], files)
 
 
 def _project(world: World, route: Route, name: str = "p") -> Path:
@@ -141,10 +150,10 @@ def assert_clean(world: World, project: Path, route: Route, outputs: list[str], 
 
 
 def _routes(world, pypi, private_pypi) -> dict[str, Route]:
-    return routes(pypi.url, private_pypi.host, world.git_host)
+    return routes(pypi.url, private_pypi.host, world.git_host, world.files.base.split("://")[1])
 
 
-ROUTE_NAMES = ["pip.conf", "env var", ".env", "index URL", "git token"]
+ROUTE_NAMES = ["pip.conf", "env var", ".env", "index URL", "git token", "find-links, direct URL"]
 
 
 @pytest.mark.parametrize("name", ROUTE_NAMES)
@@ -165,6 +174,8 @@ def test_sweep_lock_install_export(cli, world, channel_url, pypi, private_pypi, 
     outputs += _verify_and_export(cli, world, project, env)
     modules = "privpkg" if "privpkg" in route.requirements else "gitpkg"
     assert run_python(world.root / "env", f"import {modules}").returncode == 0
+    if "tinydep @" in route.requirements:  # the direct URL was fetched with its login, at lock and at install
+        assert len(world.files.authorizations()) >= 2
     _assert_lockfile_says_so(project, route, outputs[1])
     assert "compile" in world.spy_log.read_text()  # the spy really saw uv
     if "git+" in route.requirements:

@@ -33,6 +33,7 @@ def test_a_secret_never_prints():
     ("https://${TOKEN}@host/x and https://user:${PW}@h", "https://${TOKEN}@host/x and https://user:${PW}@h"),
     ("mail alice@example.com, path a://b/c@d", "mail alice@example.com, path a://b/c@d"),
     ('{"url": "http://a:b@h/x"}', '{"url": "http://****@h/x"}'),
+    ("git+ssh://git@github.com/u/r.git", "git+ssh://git@github.com/u/r.git"),  # a user name, not a login
 ])
 def test_redact_masks_userinfo_but_not_variables(text, expected):
     assert redact(text) == expected
@@ -95,6 +96,8 @@ def test_literal_logins_are_stripped_and_variables_kept():
     assert strip_literal_credentials("git+https://u:${T}@h/r.git") == "git+https://u:${T}@h/r.git"
     assert strip_credentials("https://u:${T}@h/x") == "https://h/x"
     assert has_literal_credentials("https://${U}:pw@h/") and not has_literal_credentials("https://h/a@b")
+    assert strip_literal_credentials("git+ssh://git@github.com/u/r.git") == "git+ssh://git@github.com/u/r.git"
+    assert split_credentials("git+ssh://git@github.com/u/r.git") == ("git+ssh://git@github.com/u/r.git", None, None)
 
 
 def _git_credential(socket_path, host):

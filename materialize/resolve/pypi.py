@@ -233,6 +233,9 @@ def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str]) -> list[
         wheels = package.get("wheels", [])
         best = wheel_tags.best_wheel([w["url"].rsplit("/", 1)[-1] for w in wheels], ranks)
         artifact, kind = (wheels[best], "wheel") if best is not None else (package.get("sdist"), "sdist")
+        if not artifact and "archive" in package:  # a direct URL (`name @ https://.../x.whl`)
+            artifact = package["archive"]
+            kind = "wheel" if artifact["url"].split("#")[0].endswith(".whl") else "sdist"
         if not artifact:
             raise ResolutionError(f"{name} {version} has no wheel for {request.platform} / Python {request.python} "
                                   "and no sdist")
