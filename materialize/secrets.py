@@ -100,7 +100,7 @@ def _mask_userinfo(text: str) -> str:
         if at != -1 and not _VARIABLE_USERINFO.fullmatch(text, begin, at) and not _ssh_user(text, found, at):
             out += [text[kept:begin], MASK]
             kept = at
-        found = text.find("://", max(end, begin))
+        found = text.find("://", max(end - 1, begin))  # a "://" may start right at the authority's end
     out.append(text[kept:])
     return "".join(out)
 

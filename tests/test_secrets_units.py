@@ -34,6 +34,7 @@ def test_a_secret_never_prints():
     ("mail alice@example.com, path a://b/c@d", "mail alice@example.com, path a://b/c@d"),
     ('{"url": "http://a:b@h/x"}', '{"url": "http://****@h/x"}'),
     ("git+ssh://git@github.com/u/r.git", "git+ssh://git@github.com/u/r.git"),  # a user name, not a login
+    ("ftp://xhttp://u:p@h/", "ftp://xhttp://****@h/"),  # a URL right inside another's authority
 ])
 def test_redact_masks_userinfo_but_not_variables(text, expected):
     assert redact(text) == expected
