@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import conda_specs, dotenv, pip_config, requirements
+from . import conda_specs, credentials, dotenv, pip_config, requirements
 from ..errors import InputError
 from .indexes import Indexes, combine
 from .requirements import RequirementsSet
@@ -52,6 +52,7 @@ def load(root: Path, settings: Settings) -> Project:
         return requirements.expand(text, variables, "pip.conf or requirements.txt index option")
 
     indexes = combine(pip_conf, user, expand)
+    credentials.collect_from_entries(user.entries + core.entries, variables, indexes.credentials)
     files = [p for p in (conda_path, req_path, root / pip_config.FILENAME) if p.is_file()]
     return Project(root, conda, user, core, label, core_name, indexes, variables,
                    list(dict.fromkeys(files + user.files + core.files)))
