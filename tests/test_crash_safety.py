@@ -104,27 +104,41 @@ def test_kill_during_a_rebuild_for_another_python(cli, tmp_path_factory, channel
 
 
 def test_random_kills_of_the_process_group_converge(cli, projects, references):
+    """SIGKILL at a random moment of each of 4 fresh installs and 4 updates. The moment is drawn
+    within that kind of install's own duration (measured first: an update is much quicker); a run
+    that ends before its moment is tried again with the moment halved, so every attempt kills."""
     prefix, reference = references
     rng = random.Random(20261201)
-    started = time.monotonic()
-    cli.ok("install", projects["base"], "--prefix", prefix)
-    duration = time.monotonic() - started
-    shutil.rmtree(prefix)
-    killed = 0
-    for attempt in range(8):
-        update = attempt % 2 == 1
-        if update:
-            cli.ok("install", projects["base"], "--prefix", prefix)
-        target = projects["next"] if update else projects["base"]
-        run = start_cli("install", target, "--prefix", prefix)
-        time.sleep(rng.uniform(0.05, duration))
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
-            killed += 1
-        run.communicate()
-        _rerun_equals(cli, target, prefix, reference["next" if update else "base"], f"at random ({attempt})")
+    durations = {}
+    for kind in ("fresh", "update"):
+        cli.ok("install", projects["base"], "--prefix", prefix)
+        if kind == "fresh":
+            shutil.rmtree(prefix)
+        started = time.monotonic()
+        cli.ok("install", projects["next" if kind == "update" else "base"], "--prefix", prefix)
+        durations[kind] = time.monotonic() - started
         shutil.rmtree(prefix)
-    assert killed >= 4, f"only {killed} of 8 runs were still going when killed"
+    for attempt in range(8):
+        kind = ("fresh", "update")[attempt % 2]
+        target = projects["next"] if kind == "update" else projects["base"]
+        moment = rng.uniform(0.05, 0.95) * durations[kind]
+        for _ in range(6):
+            if kind == "update":
+                cli.ok("install", projects["base"], "--prefix", prefix)
+            run = start_cli("install", target, "--prefix", prefix)
+            time.sleep(moment)
+            killed = run.poll() is None
+            if killed:
+                os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
+            if killed:
+                break
+            shutil.rmtree(prefix)
+            moment /= 2
+        assert killed, f"{kind} install {attempt} always ended before its moment"
+        _rerun_equals(cli, target, prefix, reference["next" if kind == "update" else "base"],
+                      f"at {moment:.2f} s of a {kind} install")
+        shutil.rmtree(prefix)
 
 
 def test_killing_only_the_main_process_leaves_no_writer(cli, projects, references):

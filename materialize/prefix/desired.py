@@ -27,6 +27,13 @@ class CondaWant:
     archive: Path | None = None  # verified, in the cache (None while the prefix already holds it)
     contents: ArchiveContents | None = None
     requested: tuple[str, ...] = ()  # the specs from conda-packages.txt that asked for it
+    _files: "CondaFiles | None" = field(default=None, repr=False, compare=False)
+
+    def files(self, python: str) -> "CondaFiles":
+        """What it puts in a prefix of Python ``python`` (from ``contents``; computed once)."""
+        if self._files is None:
+            self._files = conda_files(self.contents, python)
+        return self._files
 
     @property
     def key(self) -> str:

@@ -23,6 +23,7 @@ STATE_DIR = ".materialize"
 EXPECTED = "expected.json"
 EXPECTED_VERSION = 1
 OWN = "materialize"
+_OCTAL = {0o644: "644", 0o755: "755"}  # ~30,000 modes, nearly all one of these
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class FileState:
     def to_json(self) -> list:
         if self.kind == "link":
             return ["l", self.target]
-        return ["f", format(self.mode, "o"), self.size, self.sha256]
+        return ["f", _OCTAL.get(self.mode) or format(self.mode, "o"), self.size, self.sha256]
 
     @classmethod
     def from_json(cls, data: list) -> "FileState":

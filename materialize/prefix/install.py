@@ -32,7 +32,7 @@ from ..secrets import Credentials, strip_literal_credentials
 from ..settings import Settings
 from ..ui import Console
 from . import logins, state
-from .desired import CondaWant, PypiWant, Want, conda_files, conda_python_dists
+from .desired import CondaWant, PypiWant, Want, conda_python_dists
 from .expected import STATE_DIR, site_packages
 from .lock import PrefixLock
 from .owner import Changes, Decision, Prefix
@@ -168,8 +168,19 @@ def _fetch(want: Want, decision: Decision, project, offline: bool, console: Cons
         elif w.kind == "wheel":
             w.members = wheel_archive.contents(w.artifact, w.sha256)
 
-    with ThreadPoolExecutor(max_workers=4) as pool:  # decompression and hashing release the GIL
-        list(pool.map(read, conda + wheels))
+    remembered = [w for w in conda + wheels if _remembered(w)]  # a JSON read each: no thread needed
+    for w in remembered:
+        read(w)
+    rest = [w for w in conda + wheels if w not in remembered]
+    if rest:
+        with ThreadPoolExecutor(max_workers=4) as pool:  # decompression and hashing release the GIL
+            list(pool.map(read, rest))
+
+
+def _remembered(w) -> bool:
+    if isinstance(w, CondaWant):
+        return (cache.root() / cache.CONDA_CONTENTS / f"{w.entry.sha256}.json").is_file()
+    return w.kind != "wheel" or (cache.root() / cache.WHEEL_CONTENTS / f"{w.sha256}.json").is_file()
 
 
 def _refuse_overlap(want: Want, decision: Decision) -> None:
@@ -179,7 +190,7 @@ def _refuse_overlap(want: Want, decision: Decision) -> None:
     provided = {}
     for w in want.conda:
         kept = decision.keep.get(w.key)
-        paths = set(kept.files) if kept is not None else conda_files(w.contents, want.python).paths
+        paths = set(kept.files) if kept is not None else w.files(want.python).paths
         for dist in conda_python_dists(paths, site):
             provided[dist] = w.entry.name
     clash = sorted({w.name for w in want.pypi} & set(provided))

@@ -24,10 +24,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import cache, faults
-from ..engines import conda as conda_engine
-from . import expected, pypi, records, state, tree
-from .desired import CondaWant, Want, conda_files
+from .. import faults
+from . import conda_link, expected, pypi, records, state, tree
+from .desired import Want
 from .expected import OWN, ExpectedState, PackageState
 from .pypi import PipPlan
 
@@ -114,11 +113,12 @@ class Prefix:
                     faults.point("pypi-removed")
         plan.fresh_cache = bool(why)
         done = dict(keep)
-        done.update(self._link_conda(want, keep, candidates, bool(why)))
+        linked = conda_link.link(self.path, want, keep, candidates, bool(why))
         done[OWN] = PackageState(OWN, OWN, self.tool_version, {records.HISTORY: records.history_state()})
-        records.settle_history(self.path)
         new_pypi = [w for w in want.pypi if w.key not in keep]
-        done.update(pypi.install(plan, new_pypi))
+        # conda's records are settled while uv installs the PyPI part (other files, another process)
+        done.update(pypi.install(plan, new_pypi,
+                                 meanwhile=lambda: done.update(conda_link.settle(self.path, linked, want))))
         faults.point("pypi-installed")
         for key in sorted(set(candidates) - set(done)):
             gone = candidates[key]
@@ -139,35 +139,6 @@ class Prefix:
 
     def _holds_anything(self) -> bool:
         return any(child.name != expected.STATE_DIR for child in self.path.iterdir())
-
-    def _link_conda(self, want: Want, keep: dict, candidates: dict, checked: bool) -> dict[str, PackageState]:
-        """Link the conda packages not kept; rattler unlinks those no longer wanted."""
-        new = [w for w in want.conda if w.key not in keep]
-        kept_records = [records.record_path(self.path, w) for w in want.conda if w.key in keep]
-        removed = [key for key, p in candidates.items() if p.manager == "conda" and key not in keep]
-        if not new and not removed:
-            return {}
-        installed = kept_records if checked else [p for p in records.record_files(self.path)
-                                                  if records.read_raw(p) is not None]
-        replaced = {w.entry.name for w in new} & {p.name for p in candidates.values() if p.manager == "conda"}
-        conda_engine.link([w.archive for w in new], self.path, cache.bucket(cache.RATTLER), want.platform,
-                          [w.entry.sha256 for w in new], kept=kept_records, installed=installed, reinstall=replaced)
-        stray_tag = self.path / "CACHEDIR.TAG"  # rattler tags the target prefix as if it were a cache
-        faults.point("conda-linked")
-        if stray_tag.is_file() and "rattler" in stray_tag.read_text(errors="replace"):
-            stray_tag.unlink()
-        return {w.key: self._settle(w, want) for w in new}
-
-    def _settle(self, want_pkg: CondaWant, want: Want) -> PackageState:
-        """The package's expected state once rattler linked it; its record replaced by ours."""
-        raw = records.read_raw(records.record_path(self.path, want_pkg))
-        if raw is None:
-            raise RuntimeError(f"rattler linked {want_pkg.stem} but wrote no readable record")
-        files = records.linked_states(self.path, raw, conda_files(want_pkg.contents, want.python))
-        channel = records.channel_of(want_pkg.entry.url, want.channels)
-        files[f"{records.FOLDER}/{want_pkg.stem}.json"] = records.write_ours(self.path, want_pkg, raw, channel)
-        faults.point("record-written")
-        return PackageState(want_pkg.key, want_pkg.identity, f"{want_pkg.entry.version}-{want_pkg.entry.build}", files)
 
     def _check_new(self, final: ExpectedState, keep: dict) -> None:
         """After a checked install: the packages installed again hold exactly their expected bytes."""

@@ -20,7 +20,7 @@ import csv
 import json
 import os
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,9 +56,18 @@ def uninstall(prefix: Path, package: PackageState) -> None:
     remove_files(prefix, sorted(package.files), last=tuple(records))
 
 
-def install(plan: PipPlan, wants: list[PypiWant]) -> dict[str, PackageState]:
-    """Install ``wants`` (replacing whatever is there); return their expected states by key."""
+def install(plan: PipPlan, wants: list[PypiWant], meanwhile: Callable[[], object] | None = None
+            ) -> dict[str, PackageState]:
+    """Install ``wants`` (replacing whatever is there); return their expected states by key.
+    ``meanwhile()`` (work on other files of the prefix) runs while the first uv call does."""
+    pending = [meanwhile] if meanwhile is not None else []
+
+    def next_meanwhile():
+        return pending.pop() if pending else None
+
     if not wants:
+        if pending:
+            pending.pop()()
         return {}
     python = plan.prefix / "bin" / "python"
     base = ["pip", "install", *uv_tool.COMMON, "--python", str(python), *UV_COMMON]
@@ -71,18 +80,21 @@ def install(plan: PipPlan, wants: list[PypiWant]) -> dict[str, PackageState]:
         if hashed:  # from our verified cache (file:// URLs): no login needed
             reqs = folder / "locked.txt"
             reqs.write_text("".join(f"{w.name} @ {w.artifact.as_uri()} --hash=sha256:{w.sha256}\n" for w in hashed))
-            _uv([*base, "--require-hashes", "--reinstall", "-r", str(reqs)], plan, "installing wheels")
+            _uv([*base, "--require-hashes", "--reinstall", "-r", str(reqs)], plan, "installing wheels",
+                meanwhile=next_meanwhile())
             faults.point("wheels-installed")
         vcs = [w for w in wants if w.kind == "vcs"]
         if vcs:
             reqs = folder / "vcs.txt"
             reqs.write_text("".join(f"{w.name} @ {vcs_url(w, plan)}\n" for w in vcs))
             _uv([*base, *[a for w in vcs for a in ("--reinstall-package", w.name)], *plan.index_args, "-r", str(reqs)],
-                plan, "installing git packages", with_logins=True)  # the git hosts', and the indexes' for builds
+                plan, "installing git packages", with_logins=True,  # the git hosts', and the indexes' for builds
+                meanwhile=next_meanwhile())
     for want in wants:
         if want.kind == "local":
             _uv([*base, "--reinstall-package", want.name, *plan.index_args, str((plan.project / want.url).resolve())],
-                plan, f"building the local project {want.name} ({want.url})", with_logins=True)
+                plan, f"building the local project {want.name} ({want.url})", with_logins=True,
+                meanwhile=next_meanwhile())
     site = plan.prefix / site_packages(plan.python)
     installed = _dist_infos(site)
     states = {}
@@ -155,14 +167,15 @@ def _scrub_local_source(dist_info: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _uv(args: list[str], plan: PipPlan, what: str, *, with_logins: bool = False) -> None:
+def _uv(args: list[str], plan: PipPlan, what: str, *, with_logins: bool = False,
+        meanwhile: Callable[[], object] | None = None) -> None:
     """One uv call; only builds (git packages, local projects) get the indexes and the logins. One
     uv cache per Python minor: uv reuses what it built from an sdist whatever Python asks next."""
     logins, config = (plan.credentials, plan.index_config) if with_logins else (Credentials(), None)
     minor = ".".join(plan.python.split(".")[:2])
     with child_auth.child_auth(logins, config) as auth:
         env = {**auth.env, "UV_CACHE_DIR": str(uv_tool.resolve_cache(minor))}
-        done = uv_tool.run([*args, *auth.uv_args], env=env)
+        done = uv_tool.run([*args, *auth.uv_args], env=env, meanwhile=meanwhile)
     if done.returncode == 0:
         return
     tail = done.tail()

@@ -21,8 +21,9 @@ from .state import atomic_write
 
 FOLDER = "conda-meta"
 HISTORY = f"{FOLDER}/history"
-_MACHINE_FIELDS = ("extracted_package_dir", "package_tarball_full_path")
+_MACHINE_FIELDS = ("extracted_package_dir", "package_tarball_full_path")  # cache paths; so is link.source
 LINK = {"source": "", "type": 3}  # conda's LinkType 3: copy
+DEFAULT_MODE = 0o644
 
 
 def record_path(prefix: Path, want: CondaWant) -> Path:
@@ -35,6 +36,12 @@ def read_raw(path: Path) -> dict | None:
     except (OSError, ValueError, UnicodeDecodeError):
         return None
     return data if isinstance(data, dict) and "name" in data and "files" in data else None
+
+
+def written_by_rattler(raw: dict, want: CondaWant) -> bool:
+    """rattler's record for this very archive, not (yet) ours: ours alone has ``requested_spec``
+    next to a ``link`` without a source."""
+    return raw.get("sha256") == want.entry.sha256 and not ("requested_spec" in raw and raw.get("link") == LINK)
 
 
 def ours(raw: dict, want: CondaWant, channel: str) -> str:
@@ -59,11 +66,12 @@ def write_ours(prefix: Path, want: CondaWant, raw: dict, channel: str) -> FileSt
     return FileState("file", 0o644, len(body), hashlib.sha256(body).hexdigest())
 
 
-def linked_states(prefix: Path, raw: dict, files) -> dict[str, FileState]:
+def linked_states(prefix: Path, raw: dict, files, modes: dict[str, int] | None = None) -> dict[str, FileState]:
     """Every file of a package rattler just linked (``files``: a ``desired.CondaFiles``), as the
     package fixes it: the bytes paths.json gives, the digest rattler records for what it derived (a
     prefix-replaced file's ``sha256_in_prefix``, a generated entry point), and for any file rattler
-    linked that paths.json did not name; modes and link targets as linked."""
+    linked that paths.json did not name; link targets as linked, and modes as linked, or as
+    ``modes`` remembers them from an earlier link of the same package (``link_modes``)."""
     from .expected import file_state_of
 
     linked = set(raw.get("files", []))
@@ -71,9 +79,16 @@ def linked_states(prefix: Path, raw: dict, files) -> dict[str, FileState]:
     if unlinked:
         raise RuntimeError(f"rattler did not link {', '.join(unlinked[:5])} of {raw.get('name')}, which its "
                            "archive holds")
-    states = {}
-    for path, (sha256, size) in files.digests.items():
-        states[path] = FileState("file", os.lstat(prefix / path).st_mode & 0o7777, size, sha256)
+    if modes is None:
+        base = os.fspath(prefix) + os.sep
+
+        def mode_of(path: str) -> int:
+            return os.lstat(base + path).st_mode & 0o7777
+    else:
+        def mode_of(path: str) -> int:
+            return modes.get(path, DEFAULT_MODE)
+
+    states = {path: FileState("file", mode_of(path), size, sha256) for path, (sha256, size) in files.digests.items()}
     for entry in (raw.get("paths_data") or {}).get("paths", []):
         path = entry.get("_path")
         if path in states:
@@ -83,8 +98,13 @@ def linked_states(prefix: Path, raw: dict, files) -> dict[str, FileState]:
         if entry.get("path_type") == "softlink" or path in files.links or not digest or size is None:
             states[path] = file_state_of(prefix / path)
         else:
-            states[path] = FileState("file", os.lstat(prefix / path).st_mode & 0o7777, int(size), digest)
+            states[path] = FileState("file", mode_of(path), int(size), digest)
     return states
+
+
+def link_modes(states: dict[str, FileState]) -> dict[str, int]:
+    """What ``linked_states`` needs to know of modes next time: the files not ``DEFAULT_MODE``."""
+    return {path: s.mode for path, s in states.items() if s.kind == "file" and s.mode != DEFAULT_MODE}
 
 
 def history_state() -> FileState:
