@@ -64,6 +64,13 @@ class PypiWant:
     def key(self) -> str:
         return f"pypi:{self.name}"
 
+    def load_members(self) -> None:
+        """A wheel's members, from the verified wheel (remembered per sha256; read once otherwise)."""
+        if self.kind == "wheel" and self.members is None and self.artifact is not None:
+            from ..engines import wheel_archive
+
+            self.members = wheel_archive.contents(self.artifact, self.sha256)
+
 
 @dataclass
 class Want:

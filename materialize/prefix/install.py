@@ -19,13 +19,12 @@ from __future__ import annotations
 import errno
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import __version__, cache, lockfile, platforms
-from ..engines import conda_archive, fetch, wheel_archive
+from ..engines import conda_archive, fetch
 from ..errors import FetchError, InputError, IntegrityError
 from ..inputs import project as projects
 from ..secrets import Credentials, strip_literal_credentials
@@ -148,7 +147,7 @@ def add_local_projects(want: Want, lock: lockfile.Lock, project: Path, lockfile_
 
 
 def _fetch(want: Want, decision: Decision, project, offline: bool, console: Console) -> None:
-    """Every artifact not staying, verified in the cache, and what it holds."""
+    """Every artifact not staying, verified in the cache, and what each conda package holds."""
     credentials = _credentials(project)
     conda = [w for w in want.conda if w.key not in decision.keep]
     wheels = [w for w in want.pypi if w.key not in decision.keep and w.sha256]
@@ -161,26 +160,8 @@ def _fetch(want: Want, decision: Decision, project, offline: bool, console: Cons
             w.archive = path
         else:
             w.artifact = path
-
-    def read(w):
-        if isinstance(w, CondaWant):
-            w.contents = conda_archive.contents(w.archive, w.entry.sha256)
-        elif w.kind == "wheel":
-            w.members = wheel_archive.contents(w.artifact, w.sha256)
-
-    remembered = [w for w in conda + wheels if _remembered(w)]  # a JSON read each: no thread needed
-    for w in remembered:
-        read(w)
-    rest = [w for w in conda + wheels if w not in remembered]
-    if rest:
-        with ThreadPoolExecutor(max_workers=4) as pool:  # decompression and hashing release the GIL
-            list(pool.map(read, rest))
-
-
-def _remembered(w) -> bool:
-    if isinstance(w, CondaWant):
-        return (cache.root() / cache.CONDA_CONTENTS / f"{w.entry.sha256}.json").is_file()
-    return w.kind != "wheel" or (cache.root() / cache.WHEEL_CONTENTS / f"{w.sha256}.json").is_file()
+    for w in conda:  # what each conda package holds is needed before the prefix changes (overlaps);
+        w.contents = conda_archive.contents(w.archive, w.entry.sha256)  # a wheel's members only after uv
 
 
 def _refuse_overlap(want: Want, decision: Decision) -> None:

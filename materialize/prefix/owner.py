@@ -116,9 +116,12 @@ class Prefix:
         linked = conda_link.link(self.path, want, keep, candidates, bool(why))
         done[OWN] = PackageState(OWN, OWN, self.tool_version, {records.HISTORY: records.history_state()})
         new_pypi = [w for w in want.pypi if w.key not in keep]
-        # conda's records are settled while uv installs the PyPI part (other files, another process)
-        done.update(pypi.install(plan, new_pypi,
-                                 meanwhile=lambda: done.update(conda_link.settle(self.path, linked, want))))
+        def meanwhile() -> None:  # while uv installs the PyPI part (other files, another process)
+            done.update(conda_link.settle(self.path, linked, want))
+            for w in new_pypi:
+                w.load_members()
+
+        done.update(pypi.install(plan, new_pypi, meanwhile=meanwhile))
         faults.point("pypi-installed")
         for key in sorted(set(candidates) - set(done)):
             gone = candidates[key]

@@ -99,6 +99,7 @@ def install(plan: PipPlan, wants: list[PypiWant], meanwhile: Callable[[], object
     installed = _dist_infos(site)
     states = {}
     for want in wants:
+        want.load_members()
         dist_info = site / dist_info_of(want.members) if want.members else installed.get(want.name)
         if dist_info is None or not dist_info.is_dir():
             raise IntegrityError(f"uv reported success but {want.name} {want.version} is not in {site}")
