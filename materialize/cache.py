@@ -19,7 +19,9 @@ UV = "uv-v1"  # UV_CACHE_DIR
 CONDA_DISTS = "conda-dists-v1"  # <sha256>.json: the Python distributions a conda archive ships
 CONDA_RECORDS = "conda-records-v1"  # <sha256>.json: a conda archive's index.json, as rattler read it
 VERIFIED = "verified-v1"  # <bucket>/<sha256>.json: the stat of a cache entry when it was last hashed (fetch.py)
-BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, VERIFIED)
+OCI_BLOBS = "oci-blobs-v1"  # sha256/<hex>: verified image blobs (layers, configs, manifests) pushed or pulled
+OCI_LAYERS = "oci-layers-v1"  # <layer key>.json: the blob a planned layer was written to (image/build.py)
+BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, VERIFIED, OCI_BLOBS, OCI_LAYERS)
 
 
 class LockTimeoutError(MaterializeError):

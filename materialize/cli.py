@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from . import __version__
 from .errors import MaterializeError, UsageError
 
-COMMANDS = ("lock", "install", "verify", "fetch", "config", "export", "diff")
+COMMANDS = ("lock", "install", "verify", "fetch", "config", "export", "diff", "push", "pull")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,7 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
     diff = sub.add_parser("diff", parents=[common], help="compare two lockfiles (or git revisions of one)")
     diff.add_argument("old")
     diff.add_argument("new")
+
+    push = sub.add_parser("push", parents=[common], help="send an environment to a registry or an OCI layout as an image")
+    push.add_argument("--prefix", required=True, type=Path, help="the environment directory (at its real path)")
+    _image_args(push)
+    pull = sub.add_parser("pull", parents=[common], help="write an environment directory from an image")
+    _image_args(pull)
+    pull.add_argument("--prefix", required=True, type=Path, help="the environment directory: the path it was built at")
     return parser
+
+
+def _image_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("reference", help="HOST[:PORT]/REPOSITORY[:TAG][@DIGEST], or oci:PATH[:TAG] for an OCI layout")
+    parser.add_argument("--username", help="registry login (the password comes from --password-stdin)")
+    parser.add_argument("--password-stdin", action="store_true", help="read the registry password from stdin")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow plain HTTP and unverified TLS for this registry (loopback needs no flag)")
 
 
 def _project_args(parser: argparse.ArgumentParser) -> None:

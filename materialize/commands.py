@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,32 @@ def diff(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     for line in result.lines():
         console.out(line)
     return result.as_data()
+
+
+def _access(args: argparse.Namespace):
+    from . import settings
+    from .image.stores import Access
+
+    password = sys.stdin.read().rstrip("\r\n") if args.password_stdin else None
+    insecure = settings.load(None, {})["insecure-registries"]
+    return Access(args.username, password, args.insecure, tuple(insecure))
+
+
+def push(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from .image import push as pushing, stores
+
+    store = stores.open_store(args.reference, _access(args), push=True)
+    report = pushing.push(args.prefix.resolve(), store, console)
+    for line in report.lines():
+        console.out(line)
+    return report.as_data()
+
+
+def pull(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from .image import pull as pulling, stores
+
+    store = stores.open_store(args.reference, _access(args), push=False)
+    report = pulling.pull(store, args.prefix.resolve(), console)
+    for line in report.lines():
+        console.out(line)
+    return report.as_data()

@@ -33,14 +33,17 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float | None = 900,
+    input: str | None = None,
 ) -> Completed:
-    """Run ``argv`` (never through a shell) and capture its output. Secrets travel in ``env`` only."""
+    """Run ``argv`` (never through a shell) and capture its output. Secrets travel in ``env`` or on
+    stdin (``input``), never in argv."""
     args = tuple(os.fspath(a) for a in argv)
     log.debug("run: %s", redact(" ".join(args)))
     try:
         done = subprocess.run(
             args, env=dict(env) if env is not None else None, cwd=cwd, timeout=timeout,
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
+            capture_output=True, text=True, check=False,
+            **({"input": input} if input is not None else {"stdin": subprocess.DEVNULL}),
         )
     except subprocess.TimeoutExpired as err:
         return Completed(args, 124, _text(err.stdout), _text(err.stderr) + f"\ntimed out after {timeout}s")

@@ -1,0 +1,142 @@
+"""pull: fetch an environment image into the blob cache, verify every blob, write the prefix.
+
+Nothing in the prefix changes until every blob is in the cache and matches its digest: a
+corrupted or truncated download (exit 6), a missing blob or a refused login (exit 5) leaves the
+previous environment as it was. Blobs the cache already holds (re-hashed) are not fetched again.
+An image is refused (exit 3) when it is not a materialize environment, was built for another
+platform, or for another path: conda environments embed their path, so an image mounts and
+unpacks only at the path it was built at.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import platforms
+from ..errors import InputError, IntegrityError
+from ..prefix import state as prefix_state
+from ..ui import Console
+from . import build, unpack
+from .blobs import BlobCache, Store, digest_of
+
+
+@dataclass
+class PullReport:
+    reference: str
+    digest: str
+    prefix: Path
+    status: str  # "pulled" | "up-to-date"
+    layers: int = 0
+    fetched: int = 0
+    fetched_bytes: int = 0
+    cached: int = 0
+    kept_files: int = 0
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        if self.status == "up-to-date":
+            return [f"{self.prefix} already holds {self.reference} ({self.digest[:19]})"]
+        return [f"Pulled {self.reference} -> {self.prefix} ({self.layers} layers): fetched {self.fetched} blobs "
+                f"({self.fetched_bytes / 1048576:.1f} MiB), {self.cached} from the cache, in {self.seconds:.1f}s",
+                f"digest: {self.digest}"]
+
+    def as_data(self) -> dict[str, Any]:
+        return {"reference": self.reference, "digest": self.digest, "prefix": str(self.prefix), "status": self.status,
+                "layers": self.layers, "fetched": {"blobs": self.fetched, "bytes": self.fetched_bytes},
+                "cached": self.cached, "kept_files": self.kept_files}
+
+
+def pull(store: Store, prefix: Path, console: Console) -> PullReport:
+    started = time.monotonic()
+    manifest, digest = _manifest(store)
+    annotations = manifest.get("annotations") or {}
+    _check_target(store.name, annotations, prefix)
+    report = PullReport(store.name, digest, prefix, "pulled")
+    if _holds_already(prefix, annotations):
+        report.status = "up-to-date"
+        return report
+    blobs = BlobCache()
+    config = json.loads(_blob(store, blobs, manifest["config"], report).read_bytes())
+    descriptors = manifest.get("layers") or []
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    if not descriptors or len(diff_ids) != len(descriptors):
+        raise IntegrityError(f"{store.name}: the config lists {len(diff_ids)} layers, the manifest {len(descriptors)}")
+    layers = []
+    with console.task(f"fetching {store.name}", len(descriptors)) as task:
+        for descriptor, diff_id in zip(descriptors, diff_ids):
+            if descriptor.get("mediaType") not in (*build.LAYER_TYPES, "application/vnd.oci.image.layer.v1.tar"):
+                raise InputError(f"{store.name}: a layer of media type {descriptor.get('mediaType')!r} is not supported")
+            layers.append(unpack.Layer(_blob(store, blobs, descriptor, report), str(diff_id)))
+            task.advance()
+    report.layers = len(layers)
+    state = unpack.read_state(layers[-1].path)
+    if prefix_state.MANIFEST not in state or prefix_state.STAMP not in state:
+        raise InputError(f"{store.name}: its last layer holds no {prefix_state.STATE_DIR}/ manifest and stamp: "
+                         "not an environment image made by materialize")
+    console.progress(f"writing {prefix} ...")
+    report.kept_files = unpack.write_prefix(prefix, layers, json.loads(state[prefix_state.MANIFEST]))
+    console.done_progress()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _manifest(store: Store) -> tuple[dict, str]:
+    data, media_type = store.resolve()
+    if media_type in (build.OCI_INDEX, build.DOCKER_LIST):
+        wanted = build.oci_platform(platforms.host())
+        entries = json.loads(data).get("manifests") or []
+        match = [e for e in entries if all((e.get("platform") or {}).get(k) == v for k, v in wanted.items())]
+        if not match:
+            raise InputError(f"{store.name}: an index with no image for {wanted['os']}/{wanted['architecture']}")
+        data, media_type = store.manifest(match[0]["digest"])
+    if media_type not in (build.OCI_MANIFEST, build.DOCKER_MANIFEST):
+        raise InputError(f"{store.name}: not an image manifest (media type {media_type!r})")
+    return json.loads(data), digest_of(data)
+
+
+def _check_target(name: str, annotations: dict[str, str], prefix: Path) -> None:
+    recorded = annotations.get(build.PREFIX)
+    if not recorded:
+        raise InputError(f"{name}: not an environment image made by materialize (no {build.PREFIX} annotation)")
+    if Path(recorded) != prefix:
+        raise InputError(f"{name} is the environment for {recorded}; refusing to pull it into {prefix}: conda "
+                         "environments embed their path", hint=f"pull with --prefix {recorded}, or mount the image there")
+    platform = annotations.get(build.PLATFORM)
+    if platform and platform != platforms.host():
+        raise InputError(f"{name} was built for {platform}; this machine is {platforms.host()}")
+
+
+def _holds_already(prefix: Path, annotations: dict[str, str]) -> bool:
+    stamp = prefix_state.read_stamp(prefix)
+    return stamp is not None and prefix_state.read_manifest(prefix) is not None and \
+        f"sha256:{stamp.lock_digest}" == annotations.get(build.LOCK_DIGEST) and \
+        stamp.platform == annotations.get(build.PLATFORM) and stamp.python == annotations.get(build.PYTHON) and \
+        stamp.tool_version == annotations.get(build.TOOL_VERSION)
+
+
+def _blob(store: Store, blobs: BlobCache, descriptor: dict, report: PullReport) -> Path:
+    digest, size = str(descriptor.get("digest")), int(descriptor.get("size", -1))
+    cached = blobs.verified(digest)
+    if cached is not None and cached.stat().st_size == size:
+        report.cached += 1
+        return cached
+    temp = blobs.temp()
+    try:
+        store.get_blob(digest, temp)
+        if temp.stat().st_size != size:
+            raise IntegrityError(f"{store.name}: the blob {digest} has {temp.stat().st_size} bytes, the manifest "
+                                 f"says {size}")
+        try:
+            path = blobs.adopt(temp, digest)
+        except IntegrityError as err:
+            raise IntegrityError(f"{store.name}: {err.message}; refusing it", hint="the registry or the layout is "
+                                 "corrupted, or something changed the data on the way: nothing was written") from err
+    finally:
+        temp.unlink(missing_ok=True)
+    report.fetched += 1
+    report.fetched_bytes += size
+    return path
