@@ -127,3 +127,18 @@ def isolated(tmp_path_factory, monkeypatch, shared_cache, core_file):
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
+
+
+REGISTRY_AUTH = ("carol", "r3g-Pa55-word-q7")
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """A real OCI registry (docker-registry, distribution 2.8) on 127.0.0.1 with htpasswd basic auth."""
+    from tests.world import registry as registries
+
+    reason = registries.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with registries.start_registry(tmp_path_factory.mktemp("registry"), basic=REGISTRY_AUTH) as server:
+        yield server

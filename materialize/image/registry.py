@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import FetchError, IntegrityError
 from ..secrets import redact
-from .auth import TIMEOUT, Authorizer
+from .auth import TIMEOUT, Authorizer, parse_challenge
 from .blobs import digest_of
 from .build import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 from .credentials import Login
@@ -164,7 +164,7 @@ class RegistryStore:
                     self.auth.answer(err.headers.get_all("WWW-Authenticate") or [], self.scope)
                     continue
                 if err.code == 401:
-                    raise self.auth.refused(self.scope, f"HTTP 401 {_errors(err)}") from err
+                    raise self.auth.refused(self.scope, _detail(err)) from err
                 if err.code >= 500 and method in ("GET", "HEAD") and attempt < _RETRIES:
                     time.sleep(0.5 * (attempt + 1))
                     continue
@@ -194,12 +194,12 @@ class RegistryStore:
     def _failed(self, method: str, url: str, err: urllib.error.HTTPError) -> FetchError:
         what = f"{method} {_kind(url)}"
         if err.code == 404:
-            return FetchError(f"{self.name}: not found in {self.ref.registry} ({what}: {_errors(err) or 'HTTP 404'})")
+            return FetchError(f"{self.name}: not found in {self.ref.registry} ({what}: {_detail(err)})")
         if err.code == 403:
             who = f" {self.auth.login.username}" if self.auth.login and self.auth.login.username else ""
-            return FetchError(f"{self.ref.registry} denied{who} access to {self.ref.repository} ({_errors(err)})",
+            return FetchError(f"{self.ref.registry} denied{who} access to {self.ref.repository} ({_detail(err)})",
                               hint="check that this login may push/pull this repository")
-        return FetchError(f"{self.ref.registry}: {what} answered HTTP {err.code} {_errors(err)}")
+        return FetchError(f"{self.ref.registry}: {what} answered {_detail(err)}")
 
 
 def _kind(url: str) -> str:
@@ -210,6 +210,16 @@ def _kind(url: str) -> str:
         return path
     rest = path.split(marker, 1)[1]
     return marker.strip("/") + ("" if marker == "/blobs/uploads/" else f" {rest}")
+
+
+def _detail(err: urllib.error.HTTPError) -> str:
+    """``HTTP 401: UNAUTHORIZED: authentication required`` (a HEAD answer has no body: then the
+    challenge's ``error``, e.g. ``insufficient_scope``)."""
+    text = _errors(err)
+    if not text:
+        challenge = parse_challenge(err.headers.get("WWW-Authenticate") or "") if err.headers else None
+        text = challenge.params.get("error", "") if challenge else ""
+    return f"HTTP {err.code}" + (f": {text}" if text else "")
 
 
 def _errors(err: urllib.error.HTTPError) -> str:
