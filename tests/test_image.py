@@ -10,60 +10,16 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REGISTRY_AUTH
 from tests.helpers import CLI_PATH
-from tests.prefix_checks import base_and_next, kill_at, run_env_python, snapshot, start_cli, tree_diff
+from tests.prefix_checks import kill_at, run_env_python, snapshot, start_cli, tree_diff
 from tests.world import registry as registries
 
 IMPORTS = "import tinyweb, six, condapy, coreserver, tinydep; print('imported')"
-
-
-@pytest.fixture(scope="module")
-def projects(tmp_path_factory, channel_url, pypi, core_file, shared_cache):
-    return base_and_next(tmp_path_factory, channel_url, pypi.url, core_file, shared_cache, "image")
-
-
-@dataclass(frozen=True)
-class Built:
-    prefix: Path  # where the environment was installed: the only path its image pulls into
-    layout: Path  # its image, pushed to an OCI layout (tag v1)
-    copy: Path  # a copy of the installed tree, to put back at ``prefix``
-    tree: dict  # snapshot of the installed tree
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, projects, shared_cache) -> Built:
-    """The base project installed once and pushed to an OCI layout; tests put it back or clear it."""
-    from tests.helpers import Cli
-
-    root = tmp_path_factory.mktemp("image-env")
-    prefix = root / "env"
-    Cli().ok("install", projects["base"], "--prefix", prefix, env={"MATERIALIZE_CACHE_DIR": str(shared_cache)})
-    Cli().ok("push", "--prefix", prefix, f"oci:{root / 'layout'}:v1", env={"MATERIALIZE_CACHE_DIR": str(shared_cache)})
-    shutil.copytree(prefix, root / "copy", symlinks=True)
-    return Built(prefix, root / "layout", root / "copy", snapshot(prefix))
-
-
-@pytest.fixture
-def installed(built) -> Built:
-    """The installed environment at its path, exactly as install left it."""
-    if built.prefix.exists():
-        shutil.rmtree(built.prefix)
-    shutil.copytree(built.copy, built.prefix, symlinks=True)
-    return built
-
-
-@pytest.fixture
-def vacant(built) -> Built:
-    """Nothing at the environment's path: a host that has never seen it."""
-    if built.prefix.exists():
-        shutil.rmtree(built.prefix)
-    return built
 
 
 def _install(cli, project: Path, prefix: Path, cache: Path | None = None) -> None:
@@ -83,6 +39,11 @@ def _with_stdin(text: str, *args: object, env: dict[str, str] | None = None) -> 
 
     return subprocess.run([str(CLI_PATH), *map(str, args)], input=text, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=300)
+
+
+@pytest.fixture
+def projects(image_projects):
+    return image_projects
 
 
 def test_push_then_pull_onto_a_second_cache_and_prefix(cli, tmp_path, installed, projects, registry):

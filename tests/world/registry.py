@@ -77,10 +77,10 @@ def _htpasswd(path: Path, username: str, password: str) -> Path:
     return path
 
 
-def _config(tmp: Path, port: int, auth: str | None) -> str:
+def _config(tmp: Path, address: str, port: int, auth: str | None) -> str:
     lines = ["version: 0.1", "log:", "  level: warn", "  accesslog:", "    disabled: false", "storage:",
              f"  filesystem: {{rootdirectory: {tmp / 'storage'}}}", "  delete: {enabled: true}", "http:",
-             f"  addr: 127.0.0.1:{port}"]
+             f"  addr: {address}:{port}"]
     if auth:
         lines += ["auth:", *(f"  {line}" for line in auth.splitlines())]
     return "\n".join(lines) + "\n"
@@ -102,9 +102,11 @@ def _wait(proc: subprocess.Popen, registry: Registry, out: Path) -> None:
 
 
 @contextlib.contextmanager
-def start_registry(tmp: Path, *, basic: tuple[str, str] | None = None, token_auth: str | None = None) -> Iterator[Registry]:
+def start_registry(tmp: Path, *, basic: tuple[str, str] | None = None, token_auth: str | None = None,
+                   address: str = "127.0.0.1") -> Iterator[Registry]:
     """Serve a registry until the block exits. ``basic``: htpasswd login; ``token_auth``: the
-    ``auth: token`` block (see token_server.TokenServer.registry_auth)."""
+    ``auth: token`` block (see token_server.TokenServer.registry_auth); ``address``: where it
+    listens (and the host clients name)."""
     tmp.mkdir(parents=True, exist_ok=True)
     auth = None
     if basic:
@@ -112,8 +114,8 @@ def start_registry(tmp: Path, *, basic: tuple[str, str] | None = None, token_aut
     elif token_auth:
         auth = token_auth
     port = free_port()
-    (tmp / "config.yml").write_text(_config(tmp, port, auth))
-    registry = Registry(f"127.0.0.1:{port}", tmp / "storage", tmp / "access.log",
+    (tmp / "config.yml").write_text(_config(tmp, address, port, auth))
+    registry = Registry(f"{address}:{port}", tmp / "storage", tmp / "access.log",
                         *(basic or (None, None)))
     with open(registry.log_file, "wb") as out:
         proc = subprocess.Popen([shutil.which(BINARY) or BINARY, "serve", str(tmp / "config.yml")],
