@@ -19,9 +19,12 @@ UV = "uv-v1"  # UV_CACHE_DIR
 CONDA_DISTS = "conda-dists-v1"  # <sha256>.json: the Python distributions a conda archive ships
 CONDA_RECORDS = "conda-records-v1"  # <sha256>.json: a conda archive's index.json, as rattler read it
 VERIFIED = "verified-v1"  # <bucket>/<sha256>.json: the stat of a cache entry when it was last hashed (fetch.py)
+CONDA_CONTENTS = "conda-contents-v1"  # <sha256>.json: a conda archive's info/ and every member's digest
+WHEEL_CONTENTS = "wheel-contents-v1"  # <sha256>.json: a wheel's members and their digests
 OCI_BLOBS = "oci-blobs-v1"  # sha256/<hex>: verified image blobs (layers, configs, manifests) pushed or pulled
 OCI_LAYERS = "oci-layers-v1"  # <layer key>.json: the blob a planned layer was written to (image/build.py)
-BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, VERIFIED, OCI_BLOBS, OCI_LAYERS)
+BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, VERIFIED, CONDA_CONTENTS, WHEEL_CONTENTS,
+           OCI_BLOBS, OCI_LAYERS)
 
 
 class LockTimeoutError(MaterializeError):

@@ -92,7 +92,7 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             lock_digest = lockfile.file_digest(path)
         except FileNotFoundError:
             lock_digest = ""
-        if lock_digest and prefix_state.is_fresh(prefix, lock_digest, __version__):
+        if lock_digest and not args.repair and prefix_state.is_current(prefix, lock_digest, __version__):
             console.out(f"{prefix} is up to date with {path.name}")
             return {"prefix": str(prefix), "status": "up-to-date", "platform": platforms.host()}
     from .prefix import install as installing
@@ -101,7 +101,7 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     if args.locked:
         _require_fresh(args, settings, path)
     report = installing.install(installing.InstallOptions(path, prefix, args.project.resolve(), settings,
-                                                          offline=args.offline), console)
+                                                          offline=args.offline, repair=args.repair), console)
     for line in report.lines():
         console.out(line)
     return report.as_data()
@@ -159,7 +159,11 @@ def export(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         console.info(f"Wrote {args.output} ({args.format}, {done.platform}): {done.conda} conda and "
                      f"{done.pypi} PyPI packages")
     elif not args.json:
-        print(done.text, end="", flush=True)
+        import sys
+
+        from .ui import write
+
+        write(sys.stdout, done.text)
     return {"format": args.format, "platform": done.platform, "lockfile": str(lockfile_path),
             "output": str(args.output.resolve()) if args.output else None,
             "text": None if args.output else done.text,

@@ -15,6 +15,7 @@ import pytest
 from materialize.errors import FetchError, InputError, IntegrityError, UsageError
 from materialize.image import auth, credentials, layers, reference, unpack
 from materialize.image.prefix_files import OWN_STATE, Entry
+from materialize.prefix.expected import ExpectedState, FileState, PackageState
 from materialize.secrets import redact
 
 
@@ -165,12 +166,16 @@ def _layer(tmp_path: Path, members: list[tuple[str, bytes | None, str | None]]) 
     ([("/etc/passwd", b"x", None)], {}, "unsafe or unsupported path '/etc/passwd'"),
     ([("lib/.wh.gone", b"", None)], {}, "unsafe or unsupported path 'lib/.wh.gone'"),
     ([("lnk", None, "/etc"), ("lnk/passwd", b"x", None)],
-     {"lnk": {"type": "link", "target": "/etc"}, "lnk/passwd": {"type": "file"}}, "through the symbolic link 'lnk'"),
-    ([("stray", b"x", None)], {}, "holds 'stray', which its own manifest does not list"),
+     {"lnk": FileState("link", target="/etc"), "lnk/passwd": FileState("file", size=1)},
+     "through the symbolic link 'lnk'"),
+    ([("stray", b"x", None)], {}, "holds 'stray', which its own expected state does not list"),
+    ([("bin/tool", b"x", None)], {"bin/tool": FileState("file", 0o644, 1, "0" * 64)},
+     "bin/tool: the image's bytes or mode differ from its own expected state"),
 ])
 def test_unsafe_layers_are_refused_before_anything_escapes(tmp_path, members, expected, message):
     prefix = tmp_path / "env"
+    state = ExpectedState(str(prefix), "linux-64", "3.11.7", "0" * 64, {"conda:x": PackageState("conda:x", "", "1", expected)})
     with pytest.raises(IntegrityError, match=message):
-        unpack.write_prefix(prefix, [_layer(tmp_path, members)], expected)
+        unpack.write_prefix(prefix, [_layer(tmp_path, members)], state)
     assert not (tmp_path / "escape").exists()
     assert not (prefix / ".materialize" / "stamp.json").exists()

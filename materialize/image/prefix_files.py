@@ -1,13 +1,10 @@
 """What an installed prefix holds, per relative path: kind, digest, size, mode, link target, owner.
 
-The adapter between the prefix and the image: the shape of the prefix's expected state (what
-``materialize/prefix/`` is growing), derived today from ``.materialize/manifest.json`` (the
-files and their digests, written by install), the owners that conda-meta ``files`` and dist-info
-``RECORD`` give (``prefix.verify.owners_of``) and one ``lstat`` per entry (sizes, folder modes).
-`expected_files` is the one function to swap for the prefix's own expected state.
-
-``materialize/prefix`` is read, never written. The state folder (``.materialize/``) is not part of
-the result: the image adds its own files explicitly (`state_files`).
+Read from the prefix's own expected state (``materialize/prefix/expected.py``: every file each
+locked package puts there, as the packages' artifacts say, recorded at install), never from a
+scan. Folders are the parents of those files (the only folders an install leaves), with their
+modes as they are on disk. ``materialize/prefix`` is read, never written. The state folder
+(``.materialize/``) is not part of the result: the image adds its own files (`state_files`).
 """
 
 from __future__ import annotations
@@ -19,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from ..prefix import state as prefix_state
-from ..prefix.verify import owners_of
+from ..prefix import expected, state as prefix_state
 
-OWN_STATE = "materialize"  # the owner of files no package claims, and of the state folder
-STATE_FILES = (prefix_state.MANIFEST, prefix_state.PYPI, prefix_state.STAMP)  # in the image; not the lock
+OWN_STATE = expected.OWN  # the owner of the files materialize itself writes, and of the state folder
+STATE_FILES = (expected.EXPECTED, prefix_state.STAMP)  # in the image; the lock is the host's own
 
 
 @dataclass(frozen=True)
@@ -38,24 +34,23 @@ class Entry:
 
 
 def expected_files(prefix: Path) -> dict[str, Entry]:
-    """Every file, link and folder of a finished install, the state folder left out.
-
-    Folders are those that hold an expected entry, plus empty folders (no package owns them; a
-    folder only of bytecode written by running the environment is not expected)."""
-    manifest = prefix_state.read_manifest(prefix)
-    if manifest is None or prefix_state.read_stamp(prefix) is None:
-        raise InputError(f"{prefix}: not a finished materialize environment (no stamp or manifest in "
+    """Every file, link and folder of a finished install, the state folder left out."""
+    recorded = expected.read(prefix)
+    if recorded is None or prefix_state.read_stamp(prefix) is None:
+        raise InputError(f"{prefix}: not a finished materialize environment (no stamp or expected state in "
                          f"{prefix_state.STATE_DIR}/)", hint="materialize install --prefix ... first")
-    owners = owners_of(prefix)
+    if recorded.prefix != str(prefix):
+        raise InputError(f"{prefix}: was installed for the path {recorded.prefix}; an image of it would only "
+                         "mount there", hint=f"push from {recorded.prefix}")
     entries: dict[str, Entry] = {}
-    for rel, record in manifest.items():
-        owner = owners.get(rel, OWN_STATE)
-        if record["type"] == "link":
-            entries[rel] = Entry(rel, "link", 0o777, target=str(record["target"]), owner=owner)
-        else:
-            size = _size(prefix, rel)
-            entries[rel] = Entry(rel, "file", int(str(record["mode"]), 8), str(record["sha256"]), size, owner=owner)
-    for rel in _folders(prefix, entries):
+    for key, package in recorded.packages.items():
+        for rel, file in package.files.items():
+            if file.kind == "link":
+                entries[rel] = Entry(rel, "link", 0o777, target=file.target, owner=key)
+            else:
+                entries[rel] = Entry(rel, "file", file.mode, file.sha256, file.size, owner=key)
+    folders = {parent for rel in entries for parent in _parents(rel)}
+    for rel in sorted(folders):
         entries[rel] = Entry(rel, "dir", stat.S_IMODE(os.lstat(prefix / rel).st_mode))
     return entries
 
@@ -73,26 +68,6 @@ def state_files(prefix: Path) -> dict[str, Entry]:
     state_dir = prefix / prefix_state.STATE_DIR
     found[prefix_state.STATE_DIR] = Entry(prefix_state.STATE_DIR, "dir", stat.S_IMODE(state_dir.stat().st_mode))
     return found
-
-
-def _size(prefix: Path, rel: str) -> int:
-    try:
-        return os.lstat(prefix / rel).st_size
-    except FileNotFoundError:
-        return -1  # missing: the layer writer reports it as drift
-
-
-def _folders(prefix: Path, entries: dict[str, Entry]) -> list[str]:
-    wanted = {parent for rel in entries for parent in _parents(rel)}
-    for folder, dirs, files in os.walk(prefix):
-        rel_dir = os.path.relpath(folder, prefix)
-        if rel_dir == ".":
-            dirs[:] = [d for d in dirs if d != prefix_state.STATE_DIR]
-            continue
-        if not dirs and not files and os.path.basename(folder) != "__pycache__":
-            rel = Path(rel_dir).as_posix()
-            wanted.update([rel, *_parents(rel)])
-    return sorted(wanted)
 
 
 def _parents(rel: str) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import platforms
 from ..errors import InputError, IntegrityError
-from ..prefix import state as prefix_state
+from ..prefix import expected as prefix_expected, state as prefix_state
 from ..ui import Console
 from . import build, unpack
 from .blobs import BlobCache, Store, digest_of
@@ -73,12 +73,8 @@ def pull(store: Store, prefix: Path, console: Console) -> PullReport:
             layers.append(unpack.Layer(_blob(store, blobs, descriptor, report), str(diff_id)))
             task.advance()
     report.layers = len(layers)
-    state = unpack.read_state(layers[-1].path)
-    if prefix_state.MANIFEST not in state or prefix_state.STAMP not in state:
-        raise InputError(f"{store.name}: its last layer holds no {prefix_state.STATE_DIR}/ manifest and stamp: "
-                         "not an environment image made by materialize")
     console.progress(f"writing {prefix} ...")
-    report.kept_files = unpack.write_prefix(prefix, layers, json.loads(state[prefix_state.MANIFEST]))
+    report.kept_files = unpack.write_prefix(prefix, layers, _expected_state(store.name, layers[-1], prefix))
     console.done_progress()
     report.seconds = time.monotonic() - started
     return report
@@ -110,12 +106,25 @@ def _check_target(name: str, annotations: dict[str, str], prefix: Path) -> None:
         raise InputError(f"{name} was built for {platform}; this machine is {platforms.host()}")
 
 
+def _expected_state(name: str, state_layer: unpack.Layer, prefix: Path) -> prefix_expected.ExpectedState:
+    state = unpack.read_state(state_layer.path)
+    try:
+        recorded = prefix_expected.ExpectedState.from_json(json.loads(state[prefix_expected.EXPECTED]))
+    except (KeyError, ValueError, TypeError) as err:
+        raise InputError(f"{name}: its last layer holds no readable {prefix_state.STATE_DIR}/{prefix_expected.EXPECTED}: "
+                         "not an environment image made by this materialize") from err
+    if recorded.prefix != str(prefix):
+        raise IntegrityError(f"{name}: its expected state is for {recorded.prefix}, its annotation for {prefix}")
+    return recorded
+
+
 def _holds_already(prefix: Path, annotations: dict[str, str]) -> bool:
+    """The prefix is a finished install of the same lockfile by the same tool, records untouched."""
     stamp = prefix_state.read_stamp(prefix)
-    return stamp is not None and prefix_state.read_manifest(prefix) is not None and \
-        f"sha256:{stamp.lock_digest}" == annotations.get(build.LOCK_DIGEST) and \
-        stamp.platform == annotations.get(build.PLATFORM) and stamp.python == annotations.get(build.PYTHON) and \
-        stamp.tool_version == annotations.get(build.TOOL_VERSION)
+    lock_digest = (annotations.get(build.LOCK_DIGEST) or "").removeprefix("sha256:")
+    return stamp is not None and prefix_expected.read(prefix) is not None and \
+        prefix_state.is_current(prefix, lock_digest, annotations.get(build.TOOL_VERSION) or "") and \
+        stamp.platform == annotations.get(build.PLATFORM) and stamp.python == annotations.get(build.PYTHON)
 
 
 def _blob(store: Store, blobs: BlobCache, descriptor: dict, report: PullReport) -> Path:

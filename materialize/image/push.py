@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import cache
 from ..prefix import state as prefix_state
+from ..prefix.lock import PrefixLock
 from ..ui import Console
 from . import build
 from .blobs import BlobCache, Store
@@ -82,5 +82,5 @@ def _prefix_lock(prefix: Path):
     read-only prefix (a mounted image) cannot change, and takes none."""
     state_dir = prefix / prefix_state.STATE_DIR
     if state_dir.is_dir() and os.access(state_dir, os.W_OK):
-        return cache.file_lock(state_dir / "lock", f"the prefix {prefix}")
+        return PrefixLock(prefix)
     return nullcontext()

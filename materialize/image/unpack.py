@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import cache
 from ..errors import InputError, IntegrityError
 from ..prefix import state as prefix_state
+from ..prefix.expected import ExpectedState, FileState
+from ..prefix.lock import PrefixLock
 
-LOCK_NAME = "lock"
+LOCK_NAME = prefix_state.LOCK
 STAMP_PATH = f"{prefix_state.STATE_DIR}/{prefix_state.STAMP}"
 _CHUNK = 1 << 20
 _TEMP_SUFFIX = ".materialize-tmp"
@@ -35,7 +36,7 @@ class Layer:
 @dataclass
 class _Run:
     prefix: Path
-    expected: dict[str, dict]  # the image's manifest.json: path -> {type, sha256, mode | target}
+    expected: dict[str, FileState]  # the image's expected state: every file and link outside .materialize/
     written: set[str] = field(default_factory=set)
     links: set[str] = field(default_factory=set)
     folders: dict[str, int] = field(default_factory=dict)  # path -> mode, applied at the end
@@ -43,7 +44,7 @@ class _Run:
     kept: int = 0
 
 
-def write_prefix(prefix: Path, layers: Sequence[Layer], expected: dict[str, dict]) -> int:
+def write_prefix(prefix: Path, layers: Sequence[Layer], expected: ExpectedState) -> int:
     """Make ``prefix`` hold exactly the files of ``layers`` (applied in order); return how many
     files were already right and kept.
 
@@ -54,21 +55,23 @@ def write_prefix(prefix: Path, layers: Sequence[Layer], expected: dict[str, dict
     re-run converges on the same tree. A file that already holds the right bytes and mode (a link
     its target) is kept as it is; others are written through a temp name and renamed into place;
     whatever the layers do not hold is removed (the lock file excepted). Every file written or kept
-    must equal its entry in ``expected`` (the image's manifest: the prefix outside
+    must equal its entry in ``expected`` (the image's own expected state: the prefix outside
     ``.materialize/``), nothing may be missing, and each layer's tar must hash to its ``diff_id``:
-    otherwise IntegrityError (exit 6), with the stamp still absent.
+    otherwise IntegrityError (exit 6), with the stamp still absent. Package records get the fixed
+    time install gives them (``state.fix_record_times``), so the stamp's fingerprint holds.
     """
     _refuse_foreign(prefix)
     prefix.mkdir(parents=True, exist_ok=True)
-    with cache.file_lock(prefix / prefix_state.STATE_DIR / LOCK_NAME, f"the prefix {prefix}"):
+    with PrefixLock(prefix):
         prefix_state.clear_stamp(prefix)
-        run = _Run(prefix, expected)
+        run = _Run(prefix, expected.files())
         for layer in layers:
             _apply_layer(run, layer)
         _sweep(run)
         _check_complete(run)
         for rel, mode in sorted(run.folders.items(), key=lambda item: -item[0].count("/")):
             os.chmod(prefix / rel, mode)
+        prefix_state.fix_record_times(prefix, expected.python)
         if run.stamp is None:
             raise IntegrityError(f"the image holds no {STAMP_PATH}: not a finished environment")
         _write_new(prefix / STAMP_PATH, run.stamp, 0o644)
@@ -143,8 +146,8 @@ def _apply_member(run: _Run, tar: tarfile.TarFile, member: tarfile.TarInfo) -> N
         run.folders[rel] = mode
     elif member.issym():
         want = run.expected.get(rel)
-        if want is None or want.get("type") != "link" or want.get("target") != member.linkname:
-            raise IntegrityError(f"{rel}: the image's symbolic link differs from its own manifest")
+        if want is None or want.kind != "link" or want.target != member.linkname:
+            raise IntegrityError(f"{rel}: the image's symbolic link differs from its own expected state")
         _place_link(target, member.linkname)
         run.links.add(rel)
     elif member.isreg():
@@ -197,8 +200,8 @@ def _place_link(target: Path, link: str) -> None:
 def _place_file(run: _Run, rel: str, target: Path, source, size: int, mode: int) -> None:
     want = run.expected.get(rel)
     if want is None and not rel.startswith(prefix_state.STATE_DIR + "/"):
-        raise IntegrityError(f"the image holds {rel!r}, which its own manifest does not list")
-    if want is not None and _holds(target, size, mode, str(want.get("sha256"))):
+        raise IntegrityError(f"the image holds {rel!r}, which its own expected state does not list")
+    if want is not None and _holds(target, size, mode, want.sha256):
         while source.read(_CHUNK):
             pass
         run.kept += 1
@@ -212,9 +215,9 @@ def _place_file(run: _Run, rel: str, target: Path, source, size: int, mode: int)
             sha.update(chunk)
             out.write(chunk)
         os.fchmod(out.fileno(), mode)
-    if want is not None and (sha.hexdigest() != want.get("sha256") or oct(mode) != want.get("mode")):
+    if want is not None and (want.kind != "file" or sha.hexdigest() != want.sha256 or mode != want.mode):
         temp.unlink()
-        raise IntegrityError(f"{rel}: the image's bytes or mode differ from its own manifest")
+        raise IntegrityError(f"{rel}: the image's bytes or mode differ from its own expected state")
     if target.is_dir() and not target.is_symlink():
         shutil.rmtree(target)
     os.replace(temp, target)
@@ -253,10 +256,7 @@ def _sweep(run: _Run) -> None:
 def _check_complete(run: _Run) -> None:
     missing = sorted(rel for rel in run.expected if rel not in run.written)
     if missing:
-        raise IntegrityError(f"the image lacks {len(missing)} files its own manifest lists (e.g. {missing[0]})")
-    for rel, want in run.expected.items():
-        if want.get("type") == "link" and os.readlink(run.prefix / rel) != want.get("target"):
-            raise IntegrityError(f"{rel}: the image's link target differs from its own manifest")
+        raise IntegrityError(f"the image lacks {len(missing)} files its own expected state lists (e.g. {missing[0]})")
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
@@ -271,7 +271,7 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
 
 
 def read_state(layer: Path) -> dict[str, bytes]:
-    """The ``.materialize/`` files a layer holds (the image's own manifest and stamp), by file name."""
+    """The ``.materialize/`` files a layer holds (the image's own expected state and stamp), by file name."""
     found: dict[str, bytes] = {}
     raw, plain = _open_tar_stream(layer)
     with raw:

@@ -11,7 +11,7 @@ from ..engines import conda as conda_engine, fetch
 from ..lockfile import digest
 from .. import lockfile, platforms as platform_names
 from . import pypi as pypi_resolve
-from ..inputs.conda_specs import CondaSpec, parse_spec
+from ..inputs.conda_specs import FILENAME as CONDA_FILENAME, CondaSpec, parse_spec
 from ..errors import InputError
 from ..lockfile import CondaEntry, Lock, PipEntry
 from ..inputs.project import Project
@@ -86,6 +86,8 @@ def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, r
     if python is None:
         raise InputError("the conda solve holds no python package", hint="add python to conda-packages.txt")
     result.python[platform] = python
+    asked = {s.name: s.text for s in specs if s.source == CONDA_FILENAME}
+    result.requested[platform] = {p.name: [asked[p.name]] for p in solved if p.name in asked}
     result.conda += [_conda_entry(p, platform) for p in solved]
     provided = _conda_provided(solved)
     result.conda_provided[platform] = {k: list(v) for k, v in sorted(provided.items())}
