@@ -7,6 +7,7 @@ snapshots, and the registry's access log (what the client really sent).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -191,3 +192,27 @@ def test_pull_updates_a_prefix_fetching_only_the_changed_layers(cli, tmp_path, i
     assert update["kept_files"] > 1000, "unchanged files were rewritten"
     assert tree_diff(next_tree, snapshot(prefix)) == [], "an updated prefix differs from a fresh install"
     cli.ok("verify", projects["next"], "--prefix", prefix)
+
+
+def test_verify_against_the_image_catches_what_the_prefix_record_hides_and_repair_restores(cli, tmp_path, installed):
+    image, prefix = f"oci:{installed.layout}:v1", installed.prefix
+    cli.ok("verify", "--prefix", prefix, "--image", image)
+    tool = prefix / "bin" / "tinyapp"
+    tool.write_text("#!/bin/sh\necho tampered\n")
+    record = prefix / ".materialize" / "expected.json"  # the tamperer rewrites the record too
+    data = json.loads(record.read_text())
+    new = hashlib.sha256(tool.read_bytes()).hexdigest()
+    for package in data["packages"].values():
+        if "bin/tinyapp" in package["files"]:
+            package["files"]["bin/tinyapp"][2:] = [tool.stat().st_size, new]
+    record.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n")
+    cli.ok("verify", "--prefix", prefix)  # its own record agrees with it
+    done = cli.fails(6, "verify", "--prefix", prefix, "--image", image)
+    assert "differs from the image" in done.stdout and "modified   bin/tinyapp" in done.stdout
+    assert "the prefix's record of its expected state differs from the image's" in done.stdout
+    assert "already holds" in cli.ok("pull", image, "--prefix", prefix).stdout  # the stamp still says so
+    repaired = _data(cli.ok("pull", "--repair", image, "--prefix", prefix, "--json"))
+    assert repaired["kept_files"] > 1000
+    assert tree_diff(installed.tree, snapshot(prefix)) == []
+    cli.ok("verify", "--prefix", prefix, "--image", image)
+    assert cli.fails(3, "verify", "--prefix", tmp_path / "x", "--image", image).returncode == 3

@@ -50,37 +50,49 @@ class PullReport:
                 "cached": self.cached, "kept_files": self.kept_files}
 
 
-def pull(store: Store, prefix: Path, console: Console) -> PullReport:
+def pull(store: Store, prefix: Path, console: Console, *, repair: bool = False) -> PullReport:
+    """``repair``: even when the stamp says the prefix holds this image, compare every file and
+    rewrite what differs (as ``install --repair`` does)."""
     started = time.monotonic()
-    manifest, digest = _manifest(store)
+    manifest, digest = image_manifest(store)
     annotations = manifest.get("annotations") or {}
-    _check_target(store.name, annotations, prefix)
+    check_target(store.name, annotations, prefix)
     report = PullReport(store.name, digest, prefix, "pulled")
-    if _holds_already(prefix, annotations):
+    if not repair and _holds_already(prefix, annotations):
         report.status = "up-to-date"
         return report
     blobs = BlobCache()
-    config = json.loads(_blob(store, blobs, manifest["config"], report).read_bytes())
-    descriptors = manifest.get("layers") or []
-    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
-    if not descriptors or len(diff_ids) != len(descriptors):
-        raise IntegrityError(f"{store.name}: the config lists {len(diff_ids)} layers, the manifest {len(descriptors)}")
+    descriptors = layer_descriptors(store, manifest, blobs, report)
     layers = []
     with console.task(f"fetching {store.name}", len(descriptors)) as task:
-        for descriptor, diff_id in zip(descriptors, diff_ids):
-            if descriptor.get("mediaType") not in (*build.LAYER_TYPES, "application/vnd.oci.image.layer.v1.tar"):
-                raise InputError(f"{store.name}: a layer of media type {descriptor.get('mediaType')!r} is not supported")
-            layers.append(unpack.Layer(_blob(store, blobs, descriptor, report), str(diff_id)))
+        for descriptor, diff_id in descriptors:
+            layers.append(unpack.Layer(fetch_blob(store, blobs, descriptor, report), diff_id))
             task.advance()
     report.layers = len(layers)
     console.progress(f"writing {prefix} ...")
-    report.kept_files = unpack.write_prefix(prefix, layers, _expected_state(store.name, layers[-1], prefix))
+    state = image_state(store.name, layers[-1], prefix)
+    report.kept_files = unpack.write_prefix(prefix, layers, state.expected)
     console.done_progress()
     report.seconds = time.monotonic() - started
     return report
 
 
-def _manifest(store: Store) -> tuple[dict, str]:
+def layer_descriptors(store: Store, manifest: dict, blobs: BlobCache, report: PullReport | None = None
+                      ) -> list[tuple[dict, str]]:
+    """(descriptor, diff_id) of every layer, from the manifest and its (verified) config."""
+    config = json.loads(fetch_blob(store, blobs, manifest["config"], report).read_bytes())
+    descriptors = manifest.get("layers") or []
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    if not descriptors or len(diff_ids) != len(descriptors):
+        raise IntegrityError(f"{store.name}: the config lists {len(diff_ids)} layers, the manifest {len(descriptors)}")
+    for descriptor in descriptors:
+        if descriptor.get("mediaType") not in (*build.LAYER_TYPES, "application/vnd.oci.image.layer.v1.tar"):
+            raise InputError(f"{store.name}: a layer of media type {descriptor.get('mediaType')!r} is not supported")
+    return [(descriptor, str(diff_id)) for descriptor, diff_id in zip(descriptors, diff_ids)]
+
+
+def image_manifest(store: Store) -> tuple[dict, str]:
+    """The image manifest for this machine's platform (from an index when the reference names one)."""
     data, media_type = store.resolve()
     if media_type in (build.OCI_INDEX, build.DOCKER_LIST):
         wanted = build.oci_platform(platforms.host())
@@ -94,7 +106,7 @@ def _manifest(store: Store) -> tuple[dict, str]:
     return json.loads(data), digest_of(data)
 
 
-def _check_target(name: str, annotations: dict[str, str], prefix: Path) -> None:
+def check_target(name: str, annotations: dict[str, str], prefix: Path) -> None:
     recorded = annotations.get(build.PREFIX)
     if not recorded:
         raise InputError(f"{name}: not an environment image made by materialize (no {build.PREFIX} annotation)")
@@ -106,16 +118,24 @@ def _check_target(name: str, annotations: dict[str, str], prefix: Path) -> None:
         raise InputError(f"{name} was built for {platform}; this machine is {platforms.host()}")
 
 
-def _expected_state(name: str, state_layer: unpack.Layer, prefix: Path) -> prefix_expected.ExpectedState:
-    state = unpack.read_state(state_layer.path)
+@dataclass(frozen=True)
+class ImageState:
+    expected: prefix_expected.ExpectedState
+    stamp: dict
+
+
+def image_state(name: str, state_layer: unpack.Layer, prefix: Path) -> ImageState:
+    """The expected state and stamp the image's last layer carries (its diff_id checked)."""
+    state = unpack.read_state(state_layer)
     try:
         recorded = prefix_expected.ExpectedState.from_json(json.loads(state[prefix_expected.EXPECTED]))
+        stamp = json.loads(state[prefix_state.STAMP])
     except (KeyError, ValueError, TypeError) as err:
-        raise InputError(f"{name}: its last layer holds no readable {prefix_state.STATE_DIR}/{prefix_expected.EXPECTED}: "
-                         "not an environment image made by this materialize") from err
+        raise InputError(f"{name}: its last layer holds no readable {prefix_state.STATE_DIR}/ expected state and "
+                         "stamp: not an environment image made by this materialize") from err
     if recorded.prefix != str(prefix):
         raise IntegrityError(f"{name}: its expected state is for {recorded.prefix}, its annotation for {prefix}")
-    return recorded
+    return ImageState(recorded, stamp)
 
 
 def _holds_already(prefix: Path, annotations: dict[str, str]) -> bool:
@@ -127,11 +147,13 @@ def _holds_already(prefix: Path, annotations: dict[str, str]) -> bool:
         stamp.platform == annotations.get(build.PLATFORM) and stamp.python == annotations.get(build.PYTHON)
 
 
-def _blob(store: Store, blobs: BlobCache, descriptor: dict, report: PullReport) -> Path:
+def fetch_blob(store: Store, blobs: BlobCache, descriptor: dict, report: PullReport | None = None) -> Path:
+    """The verified blob in the cache: re-hashed when cached, fetched and checked otherwise."""
     digest, size = str(descriptor.get("digest")), int(descriptor.get("size", -1))
     cached = blobs.verified(digest)
     if cached is not None and cached.stat().st_size == size:
-        report.cached += 1
+        if report is not None:
+            report.cached += 1
         return cached
     temp = blobs.temp()
     try:
@@ -146,6 +168,7 @@ def _blob(store: Store, blobs: BlobCache, descriptor: dict, report: PullReport) 
                                  "corrupted, or something changed the data on the way: nothing was written") from err
     finally:
         temp.unlink(missing_ok=True)
-    report.fetched += 1
-    report.fetched_bytes += size
+    if report is not None:
+        report.fetched += 1
+        report.fetched_bytes += size
     return path

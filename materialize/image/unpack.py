@@ -270,19 +270,26 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
     os.replace(temp, path)
 
 
-def read_state(layer: Path) -> dict[str, bytes]:
-    """The ``.materialize/`` files a layer holds (the image's own expected state and stamp), by file name."""
+def read_state(layer: Layer) -> dict[str, bytes]:
+    """The ``.materialize/`` files a layer holds (the image's own expected state and stamp), by
+    file name; the layer's tar must hash to its ``diff_id``."""
     found: dict[str, bytes] = {}
-    raw, plain = _open_tar_stream(layer)
+    raw, plain = _open_tar_stream(layer.path)
     with raw:
+        reader = _HashingReader(plain)
         try:
-            with tarfile.open(fileobj=plain, mode="r|") as tar:
+            with tarfile.open(fileobj=reader, mode="r|") as tar:
                 for member in tar:
                     name = member.name[2:] if member.name.startswith("./") else member.name
                     if member.isreg() and name.startswith(prefix_state.STATE_DIR + "/") and name.count("/") == 1:
                         source = tar.extractfile(member)
                         if source is not None:
                             found[name.split("/", 1)[1]] = source.read()
+            while reader.read(_CHUNK):
+                pass
         except (tarfile.TarError, OSError, EOFError) as err:
             raise IntegrityError(f"a layer of the image is not a readable tar ({err})") from err
+    if f"sha256:{reader.sha.hexdigest()}" != layer.diff_id:
+        raise IntegrityError(f"the image's last layer hashes to sha256:{reader.sha.hexdigest()}, but its config "
+                             f"says {layer.diff_id}")
     return found
