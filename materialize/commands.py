@@ -50,7 +50,8 @@ def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             "conda": len(report.lock.conda), "pypi": len(report.lock.pip), "unchanged": report.unchanged,
             "python_changes": {p: {"old": o, "new": n} for p, (o, n) in report.python_changes.items()},
             "core_changes": {p: [{"name": n, "old": o, "new": v} for n, o, v in rows]
-                             for p, rows in report.core_changes.items()}}
+                             for p, rows in report.core_changes.items()},
+            "build_python": {p: c.as_data(report.built.get(p, [])) for p, c in report.build_pythons.items()}}
 
 
 def _check_fresh(options) -> dict[str, Any]:
@@ -79,6 +80,8 @@ def _render_lock(report, console: Console) -> None:
         conda, pip = report.lock.for_platform(platform)
         console.out(f"Locked {platform}: Python {report.lock.python.get(platform)}, {len(conda)} conda and "
                     f"{len(pip)} PyPI packages -> {report.lockfile}")
+        for line in report.build_notes(platform):
+            console.out(f"  {line}")
 
 
 def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:

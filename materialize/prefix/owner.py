@@ -24,7 +24,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import cache
+from .. import cache, faults
 from ..engines import conda as conda_engine
 from . import expected, pypi, records, state, tree
 from .desired import CondaWant, Want, conda_files
@@ -100,12 +100,15 @@ class Prefix:
         why, keep, candidates = decision.why, decision.keep, decision.candidates
         changes = Changes("checking" if why else "trusting", why, drifted=decision.drifted)
         state.clear_stamp(self.path)
+        faults.point("stamp-cleared")
         if why:
             changes.cleared = tree.clear_unexpected(self.path, _files_of(keep))
+            faults.point("cleared")
         else:
             for key, package in sorted(candidates.items()):
                 if key not in keep and package.manager == "pypi":
                     pypi.uninstall(self.path, package)
+                    faults.point("pypi-removed")
         plan.fresh_cache = bool(why)
         done = dict(keep)
         done.update(self._link_conda(want, keep, candidates, bool(why)))
@@ -113,6 +116,7 @@ class Prefix:
         records.settle_history(self.path)
         new_pypi = [w for w in want.pypi if w.key not in keep]
         done.update(pypi.install(plan, new_pypi))
+        faults.point("pypi-installed")
         for key in sorted(set(candidates) - set(done)):
             gone = candidates[key]
             (changes.conda_removed if gone.manager == "conda" else changes.pypi_removed).append(gone.name)
@@ -123,7 +127,9 @@ class Prefix:
         if why:
             self._check_new(final, keep)
         expected.write(self.path, final)
+        faults.point("expected-written")
         state.fix_record_times(self.path, want.python)
+        faults.point("times-fixed")
         state.write_stamp(self.path, state.Stamp(want.lock_digest, want.platform, want.python, self.tool_version,
                                                  state.fingerprint(self.path, want.python)))
         return changes
@@ -144,6 +150,7 @@ class Prefix:
         conda_engine.link([w.archive for w in new], self.path, cache.bucket(cache.RATTLER), want.platform,
                           [w.entry.sha256 for w in new], kept=kept_records, installed=installed, reinstall=replaced)
         stray_tag = self.path / "CACHEDIR.TAG"  # rattler tags the target prefix as if it were a cache
+        faults.point("conda-linked")
         if stray_tag.is_file() and "rattler" in stray_tag.read_text(errors="replace"):
             stray_tag.unlink()
         return {w.key: self._settle(w, want) for w in new}
@@ -157,6 +164,7 @@ class Prefix:
         files = {**known, **records.linked_states(self.path, raw, set(known), derived)}
         channel = records.channel_of(want_pkg.entry.url, want.channels)
         files[f"{records.FOLDER}/{want_pkg.stem}.json"] = records.write_ours(self.path, want_pkg, raw, channel)
+        faults.point("record-written")
         return PackageState(want_pkg.key, want_pkg.identity, f"{want_pkg.entry.version}-{want_pkg.entry.build}", files)
 
     def _check_new(self, final: ExpectedState, keep: dict) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import faults
 from ..engines import uv as uv_tool
 from ..errors import FetchError, IntegrityError
 from ..inputs.credentials import Credentials
@@ -71,6 +72,7 @@ def install(plan: PipPlan, wants: list[PypiWant]) -> dict[str, PackageState]:
             reqs = Path(folder) / "locked.txt"
             reqs.write_text("".join(f"{w.name} @ {w.artifact.as_uri()} --hash=sha256:{w.sha256}\n" for w in hashed))
             _uv([*base, "--require-hashes", "--reinstall", "-r", str(reqs)], plan, "installing wheels")
+            faults.point("wheels-installed")
         vcs = [w for w in wants if w.kind == "vcs"]
         if vcs:
             reqs = Path(folder) / "vcs.txt"
