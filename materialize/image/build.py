@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,14 +83,23 @@ def build(prefix: Path, store: BlobCache) -> Image:
     assert stamp is not None  # expected_files refuses an unfinished prefix
     plans = layers.plan(entries, prefix_files.state_files(prefix))
     image = Image(b"", b"", [], oci_platform(stamp.platform))
-    for plan in plans:
+
+    def one(plan: layers.LayerPlan) -> tuple[layers.BuiltLayer, bool]:
         built = _cached_layer(plan, store)
         if built is not None:
             layers.check(prefix, plan)
-            image.reused.append(plan.name)
-        else:
-            built = _write_layer(prefix, plan, store)
+            return built, True
+        return _write_layer(prefix, plan, store), False
+
+    # zlib and sha256 release the GIL: layers compress in parallel, largest first.
+    order = sorted(plans, key=lambda plan: -sum(e.size for e in plan.entries))
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        done = dict(zip((p.name for p in order), pool.map(one, order)))
+    for plan in plans:
+        built, reused = done[plan.name]
         image.layers.append((plan, built))
+        if reused:
+            image.reused.append(plan.name)
     annotations = _annotations(prefix, stamp)
     image.config = canonical({**image.platform, "config": {"Labels": annotations},
                               "rootfs": {"type": "layers", "diff_ids": [b.diff_id for _, b in image.layers]}})
