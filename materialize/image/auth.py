@@ -107,15 +107,15 @@ class Authorizer:
             request = urllib.request.Request(realm + separator + urllib.parse.urlencode(query))
             if login is not None and login.username is not None and login.password is not None:
                 request.add_unredirected_header("Authorization", self._basic())
-        return self._fetch_token(request)
+        return self._fetch_token(request, query.get("scope", scope))
 
-    def _fetch_token(self, request: urllib.request.Request) -> str:
+    def _fetch_token(self, request: urllib.request.Request, scope: str) -> str:
         try:
             with self._opener.open(request, timeout=TIMEOUT) as response:
                 data = json.loads(response.read())
         except urllib.error.HTTPError as err:
             if err.code in (401, 403):
-                raise self.refused("the token service answered HTTP %d" % err.code, "token") from err
+                raise self.refused(scope, f"its token service answered HTTP {err.code}") from err
             raise FetchError(f"{self.registry}: the token service answered HTTP {err.code}") from err
         except (urllib.error.URLError, OSError, ValueError) as err:
             raise FetchError(f"{self.registry}: could not get a token ({redact(str(err))})") from err

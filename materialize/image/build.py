@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,7 +151,7 @@ def _write_layer(prefix: Path, plan: layers.LayerPlan, store: BlobCache) -> laye
     finally:
         temp.unlink(missing_ok=True)
     record = _layer_record(plan)
-    temp_record = record.with_suffix(".tmp")
+    temp_record = record.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     temp_record.write_text(json.dumps(built.__dict__, sort_keys=True))
     temp_record.replace(record)
     log.debug("layer %s: %s (%d bytes)", plan.name, built.digest, built.size)

@@ -52,7 +52,7 @@ def check(store: Store, prefix: Path) -> ImageCheck:
     pull.check_target(store.name, manifest.get("annotations") or {}, prefix)
     blobs = BlobCache()
     descriptor, diff_id = pull.layer_descriptors(store, manifest, blobs)[-1]
-    state = pull.image_state(store.name, unpack.Layer(pull.fetch_blob(store, blobs, descriptor), diff_id), prefix)
+    state = pull.image_state(store.name, unpack.Layer(pull.fetch_blob(store, blobs, descriptor)[0], diff_id), prefix)
     report = VerifyReport(prefix, None)
     stamp = prefix_state.read_stamp(prefix)
     if stamp is None:

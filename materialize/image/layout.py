@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from .. import cache
@@ -30,6 +31,7 @@ class LayoutStore:
         self.ref = ref
         self.root = ref.path
         self.name = str(ref)
+        self._prepared = threading.Lock()  # blobs are put from several threads
 
     # reading
     def resolve(self) -> tuple[bytes, str]:
@@ -65,7 +67,7 @@ class LayoutStore:
         self._prepare()
         target = self._blob(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.tmp")
+        temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         sha = hashlib.sha256()
         with path.open("rb") as source, temp.open("wb") as out:
             for chunk in iter(lambda: source.read(1 << 20), b""):
@@ -83,7 +85,7 @@ class LayoutStore:
     def put_manifest(self, data: bytes, media_type: str, platform: dict[str, str]) -> None:
         digest = digest_of(data)
         if not self.has_blob(digest):
-            temp = self.root / f".manifest-{hex_of(digest)}.tmp"
+            temp = self.root / f".manifest-{hex_of(digest)}.{os.getpid()}.tmp"
             temp.write_bytes(data)
             self.put_blob(digest, temp, len(data))
             temp.unlink()
@@ -99,6 +101,10 @@ class LayoutStore:
 
     # helpers
     def _prepare(self) -> None:
+        with self._prepared:
+            self._make_layout()
+
+    def _make_layout(self) -> None:
         layout_file = self.root / LAYOUT_FILE
         if layout_file.is_file():
             return
@@ -138,7 +144,7 @@ class LayoutStore:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temp.write_bytes(data)
     os.chmod(temp, 0o644)
     os.replace(temp, path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from ..prefix import expected as prefix_expected, state as prefix_state
 from ..ui import Console
 from . import build, unpack
 from .blobs import BlobCache, Store, digest_of
+
+PARALLEL_FETCHES = 3  # blobs in flight at once, as docker pulls
 
 
 @dataclass
@@ -61,17 +64,24 @@ def pull(store: Store, prefix: Path, console: Console, *, repair: bool = False) 
     if not repair and _holds_already(prefix, annotations):
         report.status = "up-to-date"
         return report
-    blobs = BlobCache()
-    descriptors = layer_descriptors(store, manifest, blobs, report)
-    layers = []
-    with console.task(f"fetching {store.name}", len(descriptors)) as task:
-        for descriptor, diff_id in descriptors:
-            layers.append(unpack.Layer(fetch_blob(store, blobs, descriptor, report), diff_id))
-            task.advance()
+    with unpack.os_errors(prefix, f"fetching {store.name} into the cache"):
+        blobs = BlobCache()
+        descriptors = layer_descriptors(store, manifest, blobs, report)
+        with console.task(f"fetching {store.name}", len(descriptors)) as task:
+            def one(descriptor: dict) -> tuple[Path, int | None]:
+                got = fetch_blob(store, blobs, descriptor)
+                task.advance()
+                return got
+
+            with ThreadPoolExecutor(max_workers=PARALLEL_FETCHES) as pool:
+                fetched = list(pool.map(one, [descriptor for descriptor, _ in descriptors]))
+    layers = [unpack.Layer(path, diff_id) for (path, _), (_, diff_id) in zip(fetched, descriptors)]
+    _count(report, [size for _, size in fetched])
     report.layers = len(layers)
     console.progress(f"writing {prefix} ...")
     state = image_state(store.name, layers[-1], prefix)
-    report.kept_files = unpack.write_prefix(prefix, layers, state.expected)
+    with unpack.os_errors(prefix, f"pulling into {prefix}"):
+        report.kept_files = unpack.write_prefix(prefix, layers, state.expected)
     console.done_progress()
     report.seconds = time.monotonic() - started
     return report
@@ -80,7 +90,10 @@ def pull(store: Store, prefix: Path, console: Console, *, repair: bool = False) 
 def layer_descriptors(store: Store, manifest: dict, blobs: BlobCache, report: PullReport | None = None
                       ) -> list[tuple[dict, str]]:
     """(descriptor, diff_id) of every layer, from the manifest and its (verified) config."""
-    config = json.loads(fetch_blob(store, blobs, manifest["config"], report).read_bytes())
+    path, size = fetch_blob(store, blobs, manifest["config"])
+    if report is not None:
+        _count(report, [size])
+    config = json.loads(path.read_bytes())
     descriptors = manifest.get("layers") or []
     diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
     if not descriptors or len(diff_ids) != len(descriptors):
@@ -147,14 +160,19 @@ def _holds_already(prefix: Path, annotations: dict[str, str]) -> bool:
         stamp.platform == annotations.get(build.PLATFORM) and stamp.python == annotations.get(build.PYTHON)
 
 
-def fetch_blob(store: Store, blobs: BlobCache, descriptor: dict, report: PullReport | None = None) -> Path:
-    """The verified blob in the cache: re-hashed when cached, fetched and checked otherwise."""
+def _count(report: PullReport, sizes: list[int | None]) -> None:
+    report.fetched += sum(1 for size in sizes if size is not None)
+    report.fetched_bytes += sum(size for size in sizes if size is not None)
+    report.cached += sum(1 for size in sizes if size is None)
+
+
+def fetch_blob(store: Store, blobs: BlobCache, descriptor: dict) -> tuple[Path, int | None]:
+    """The verified blob in the cache, and its size when it was fetched (None: it was cached
+    already, and re-hashed)."""
     digest, size = str(descriptor.get("digest")), int(descriptor.get("size", -1))
     cached = blobs.verified(digest)
     if cached is not None and cached.stat().st_size == size:
-        if report is not None:
-            report.cached += 1
-        return cached
+        return cached, None
     temp = blobs.temp()
     try:
         store.get_blob(digest, temp)
@@ -168,7 +186,4 @@ def fetch_blob(store: Store, blobs: BlobCache, descriptor: dict, report: PullRep
                                  "corrupted, or something changed the data on the way: nothing was written") from err
     finally:
         temp.unlink(missing_ok=True)
-    if report is not None:
-        report.fetched += 1
-        report.fetched_bytes += size
-    return path
+    return path, size

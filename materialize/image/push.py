@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,9 @@ from ..prefix.lock import PrefixLock
 from ..ui import Console
 from . import build
 from .blobs import BlobCache, Store
+from .unpack import os_errors
+
+PARALLEL_UPLOADS = 3  # blobs in flight at once, as docker pushes
 
 
 @dataclass
@@ -52,6 +56,11 @@ def _mib(size: int) -> str:
 
 
 def push(prefix: Path, store: Store, console: Console) -> PushReport:
+    with os_errors(prefix, f"pushing {prefix} to {store.name}"):
+        return _push(prefix, store, console)
+
+
+def _push(prefix: Path, store: Store, console: Console) -> PushReport:
     started = time.monotonic()
     blobs = BlobCache()
     console.progress("building the image layers ...")
@@ -62,14 +71,19 @@ def push(prefix: Path, store: Store, console: Console) -> PushReport:
     report.layers = [{"digest": built.digest, "size": built.size, "packages": list(plan.packages) or [plan.name]}
                      for plan, built in image.layers]
     with console.task(f"pushing to {store.name}", len(image.blobs)) as task:
-        for digest, size in image.blobs:
-            if store.has_blob(digest):
-                report.present += 1
-            else:
+        def one(blob: tuple[str, int]) -> bool:
+            digest, size = blob
+            sent = not store.has_blob(digest)
+            if sent:
                 store.put_blob(digest, blobs.path(digest), size)
-                report.uploaded += 1
-                report.uploaded_bytes += size
             task.advance()
+            return sent
+
+        with ThreadPoolExecutor(max_workers=PARALLEL_UPLOADS) as pool:
+            sent = list(pool.map(one, image.blobs))
+    report.uploaded = sum(sent)
+    report.uploaded_bytes = sum(size for (_, size), was in zip(image.blobs, sent) if was)
+    report.present = len(sent) - report.uploaded
     if not store.tagged(image.digest):
         store.put_manifest(image.manifest, build.OCI_MANIFEST, image.platform)
         report.manifest_uploaded = True

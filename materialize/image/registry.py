@@ -14,6 +14,7 @@ retried twice on connection errors and 5xx answers.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import ssl
@@ -21,7 +22,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,6 @@ class RegistryStore:
             context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
         self.auth = Authorizer(ref.registry, login, self._opener, self._plain_http_ok)
-        self.requests: Counter[str] = Counter()  # "METHOD kind" -> count, for the report
         self._base: str | None = None
 
     def _plain_http_ok(self, host: str) -> bool:
@@ -69,8 +68,12 @@ class RegistryStore:
 
     def get_blob(self, digest: str, target: Path) -> None:
         with self._open("GET", f"blobs/{digest}") as response, target.open("wb") as out:
-            for chunk in iter(lambda: response.read(_CHUNK), b""):
-                out.write(chunk)
+            try:
+                for chunk in iter(lambda: response.read(_CHUNK), b""):
+                    out.write(chunk)
+            except (http.client.HTTPException, ConnectionError, TimeoutError) as err:
+                raise FetchError(f"{self.ref.registry}: the download of {digest} broke off ({_reason(err)})",
+                                 hint="run the same command again: what was verified stays in the cache") from err
 
     def put_blob(self, digest: str, path: Path, size: int) -> None:
         _, headers, _ = self._call("POST", "blobs/uploads/", ok=(202,), body=lambda: b"")
@@ -137,7 +140,7 @@ class RegistryStore:
                 last = err
                 if err.code != 400:  # a plain-HTTP server's answer to TLS bytes is 400 or a TLS error
                     break
-            except (urllib.error.URLError, OSError) as err:
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
                 last = err
         hint = None if len(schemes) == 2 else f"for a registry without TLS, pass --insecure (only if you trust {self.ref.registry})"
         raise FetchError(f"{self.ref.registry}: not reachable as an OCI registry ({_reason(last)})", hint=hint)
@@ -153,7 +156,7 @@ class RegistryStore:
             authorization = self.auth.current(self.scope)
             if authorization:
                 request.add_unredirected_header("Authorization", authorization)
-            self.requests[f"{method} {_kind(url).split(' ')[0]}"] += 1
+            log.debug("%s %s", method, _kind(url))
             try:
                 response = self._opener.open(request, timeout=TIMEOUT)
             except urllib.error.HTTPError as err:
@@ -169,7 +172,7 @@ class RegistryStore:
                     time.sleep(0.5 * (attempt + 1))
                     continue
                 raise self._failed(method, url, err) from err
-            except (urllib.error.URLError, OSError) as err:
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
                 if method in ("GET", "HEAD") and attempt < _RETRIES:
                     time.sleep(0.5 * (attempt + 1))
                     continue

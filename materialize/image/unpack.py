@@ -6,6 +6,8 @@ writing through a symbolic link): regular files, folders and symbolic links only
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import gzip
 import hashlib
 import os
@@ -16,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError, IntegrityError
+from ..errors import FetchError, InputError, IntegrityError
 from ..prefix import state as prefix_state
 from ..prefix.expected import ExpectedState, FileState
 from ..prefix.lock import PrefixLock
@@ -40,6 +42,7 @@ class _Run:
     written: set[str] = field(default_factory=set)
     links: set[str] = field(default_factory=set)
     folders: dict[str, int] = field(default_factory=dict)  # path -> mode, applied at the end
+    ready: set[str] = field(default_factory=set)  # folders already made real in this run
     stamp: bytes | None = None
     kept: int = 0
 
@@ -76,6 +79,23 @@ def write_prefix(prefix: Path, layers: Sequence[Layer], expected: ExpectedState)
             raise IntegrityError(f"the image holds no {STAMP_PATH}: not a finished environment")
         _write_new(prefix / STAMP_PATH, run.stamp, 0o644)
     return run.kept
+
+
+@contextlib.contextmanager
+def os_errors(prefix: Path, doing: str):
+    """OS errors as a user can act on them, naming the path: a full disk is exit 5, a read-only or
+    forbidden path exit 3."""
+    try:
+        yield
+    except OSError as err:
+        where = err.filename or prefix
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise FetchError(f"{where}: no space left on the device while {doing}",
+                             hint="free some space, then run the same command again: it finishes the job") from err
+        if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise InputError(f"{where}: {os.strerror(err.errno).lower()} (while {doing})",
+                             hint="pick a --prefix you can write to") from err
+        raise
 
 
 def _refuse_foreign(prefix: Path) -> None:
@@ -140,14 +160,19 @@ def _apply_member(run: _Run, tar: tarfile.TarFile, member: tarfile.TarInfo) -> N
     _prepare_parents(run, rel)
     mode = stat.S_IMODE(member.mode)
     if member.isdir():
+        if rel in run.links:
+            raise IntegrityError(f"the image turns the symbolic link {rel!r} into a folder")
         if target.is_symlink() or (target.exists() and not target.is_dir()):
             target.unlink()
         target.mkdir(mode=0o755, exist_ok=True)
         run.folders[rel] = mode
+        run.ready.add(rel)
     elif member.issym():
         want = run.expected.get(rel)
         if want is None or want.kind != "link" or want.target != member.linkname:
             raise IntegrityError(f"{rel}: the image's symbolic link differs from its own expected state")
+        if rel in run.ready or rel in run.folders:
+            raise IntegrityError(f"the image turns the folder {rel!r} into a symbolic link")
         _place_link(target, member.linkname)
         run.links.add(rel)
     elif member.isreg():
@@ -167,6 +192,8 @@ def _prepare_parents(run: _Run, rel: str) -> None:
     parts = rel.split("/")[:-1]
     for i in range(len(parts)):
         parent = "/".join(parts[: i + 1])
+        if parent in run.ready:
+            continue
         path = run.prefix / parent
         if path.is_symlink():
             if parent in run.links:
@@ -177,6 +204,7 @@ def _prepare_parents(run: _Run, rel: str) -> None:
                 path.unlink()
             path.mkdir(mode=0o755)
             run.folders.setdefault(parent, 0o755)
+        run.ready.add(parent)
 
 
 def _remove(path: Path) -> None:
