@@ -169,11 +169,15 @@ def test_digests_are_reproducible_from_two_clean_builds(cli, tmp_path, projects)
     assert index["manifests"][0]["annotations"] == {"org.opencontainers.image.ref.name": "v1"}
 
 
-def test_kill_during_a_pull_then_rerun_converges(cli, tmp_path, vacant):
+@pytest.mark.parametrize("moment", ["lock taken", "first layer", "state layer"])
+def test_kill_during_a_pull_then_rerun_converges(cli, tmp_path, vacant, moment):
     image, prefix = f"oci:{vacant.layout}:v1", vacant.prefix
+    milestones = {"lock taken": lambda: (prefix / ".materialize" / "lock").exists(),
+                  "first layer": lambda: (prefix / "lib").is_dir(),
+                  "state layer": lambda: (prefix / ".materialize" / "expected.json").exists()}
     env = {"MATERIALIZE_CACHE_DIR": str(tmp_path / "pull-cache")}
     process = start_cli("pull", image, "--prefix", prefix, env=env)
-    assert kill_at(process, lambda: (prefix / "lib").is_dir()), "the pull ended before the kill"
+    assert kill_at(process, milestones[moment]), "the pull ended before the kill"
     assert "the last install did not finish" in cli.fails(6, "verify", "--prefix", prefix).stdout
     cli.ok("pull", image, "--prefix", prefix, env=env)
     assert tree_diff(vacant.tree, snapshot(prefix)) == []
