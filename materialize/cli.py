@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--repair", action="store_true",
                          help="check every file against the lock's artifacts and restore whatever drifted")
 
-    verify = sub.add_parser("verify", parents=[common], help="check a prefix against its lockfile and manifest")
+    verify = sub.add_parser("verify", parents=[common], help="check a prefix against its lockfile and expected state")
     _project_args(verify)
     verify.add_argument("--prefix", required=True, type=Path)
     verify.add_argument("--image", metavar="REFERENCE", help="check against this image's files instead (push/pull's references)")
@@ -105,6 +105,9 @@ def _project_args(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> NoReturn:
     from .ui import silence
 
+    for name in ("stdout", "stderr"):  # started with the stream closed (`>&-`): write to nowhere
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))
     code = run(sys.argv[1:] if argv is None else argv)
     for stream in (sys.stdout, sys.stderr):  # the reader may have left (`| head`): the code stands
         try:

@@ -35,13 +35,13 @@ def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
              "core-requirements": str(Path(args.core_requirements).resolve()) if args.core_requirements else None,
              "core": args.core}
     settings = _settings(args.project, flags)
-    project = projects.load(args.project, settings)
     path = _lockfile_path(args, settings)
+    if args.check:
+        return _check_fresh(args.project, settings, path, args.platforms or [])
+    project = projects.load(args.project, settings)
     platforms = locking.target_platforms(args.platforms or [], settings, path)
     options = locking.LockOptions(project, settings, path, platforms, upgrade=args.upgrade,
                                   upgrade_packages=tuple(args.upgrade_package))
-    if args.check:
-        return _check_fresh(options)
     console.progress("locking ...")
     report = locking.lock(options)
     console.done_progress()
@@ -54,16 +54,22 @@ def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             "build_python": {p: c.as_data(report.built.get(p, [])) for p, c in report.build_pythons.items()}}
 
 
-def _check_fresh(options) -> dict[str, Any]:
-    from .resolve import lock as locking
+def _check_fresh(project_dir: Path, settings, path: Path, platforms: list[str]) -> dict[str, Any]:
+    """Exit 7 when the inputs changed since the lock. Settings given now are compared; those given
+    only at lock time (a --channel flag, say) are taken from the lockfile: like with like."""
     from . import lockfile
+    from .inputs import project as projects
+    from .resolve import lock as locking
 
-    lock_data = lockfile.read(options.lockfile)
+    lock_data = lockfile.read(path)
+    settings = settings.under(lock_data.settings)
+    project = projects.load(project_dir, settings)
+    options = locking.LockOptions(project, settings, path, locking.target_platforms(platforms, settings, path))
     for platform in options.platforms:
         if lock_data.content_hash.get(platform) != locking.content_hash(options, platform):
-            raise StaleLockError(f"{options.lockfile.name} is out of date for {platform}: the inputs changed "
+            raise StaleLockError(f"{path.name} is out of date for {platform}: the inputs changed "
                                  "since it was written", hint="run 'materialize lock'")
-    return {"lockfile": str(options.lockfile), "fresh": True}
+    return {"lockfile": str(path), "fresh": True}
 
 
 def _render_lock(report, console: Console) -> None:
@@ -111,13 +117,9 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def _require_fresh(args: argparse.Namespace, settings, path: Path) -> None:
-    from .resolve import lock as locking
     from . import platforms
-    from .inputs import project as projects
 
-    project = projects.load(args.project, settings)
-    options = locking.LockOptions(project, settings, path, [platforms.host()])
-    _check_fresh(options)
+    _check_fresh(args.project, settings, path, [platforms.host()])
 
 
 def verify(args: argparse.Namespace, console: Console) -> dict[str, Any]:

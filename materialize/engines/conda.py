@@ -353,4 +353,10 @@ def link(archives: Sequence[Path], prefix: Path, cache_dir: Path, platform: str,
                      package_cache=package_cache, config=config, show_progress=False,
                      execute_link_scripts=False, platform=Platform(platform)))
     except (ExtractError, InstallerError, IoError, LinkError, TransactionError) as err:
-        raise LinkFailed(f"linking the conda packages into {prefix} failed: {redact(str(err)).strip()}") from err
+        raise LinkFailed(f"linking the conda packages into {prefix} failed: {_one_line(redact(str(err)))}") from err
+
+
+def _one_line(text: str) -> str:
+    """rattler's error chain (``Caused by: ...`` lines) as one line: what failed, then the root cause."""
+    lines = [line.strip().removeprefix("Caused by:").strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if len(lines) < 2 else f"{lines[0]}: {lines[-1]}"

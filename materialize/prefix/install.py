@@ -175,8 +175,11 @@ def _refuse_overlap(want: Want, decision: Decision) -> None:
     provided = {}
     for w in want.conda:
         kept = decision.keep.get(w.key)
-        paths = kept.files if kept is not None else conda_files(w.contents, want.python)[0].keys() | \
-            conda_files(w.contents, want.python)[1]
+        if kept is not None:
+            paths = set(kept.files)
+        else:
+            known, derived = conda_files(w.contents, want.python)
+            paths = set(known) | derived
         for dist in conda_python_dists(paths, site):
             provided[dist] = w.entry.name
     clash = sorted({w.name for w in want.pypi} & set(provided))

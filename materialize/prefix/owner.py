@@ -67,10 +67,12 @@ class Prefix:
         stamp = state.read_stamp(self.path)
         if repair:
             return "--repair"
-        if previous is None:
-            return "no expected state recorded" if self._holds_anything() else ""
+        if not self._holds_anything():
+            return ""
         if stamp is None:
             return "the last install did not finish"
+        if previous is None:
+            return "no expected state recorded"
         if stamp.tool_version != self.tool_version:
             return f"installed by materialize {stamp.tool_version}"
         if stamp.fingerprint != state.fingerprint(self.path, stamp.python):
@@ -100,6 +102,7 @@ class Prefix:
         why, keep, candidates = decision.why, decision.keep, decision.candidates
         changes = Changes("checking" if why else "trusting", why, drifted=decision.drifted)
         state.clear_stamp(self.path)
+        state.clear_leftovers(self.path, keep=(expected.EXPECTED,))
         faults.point("stamp-cleared")
         if why:
             changes.cleared = tree.clear_unexpected(self.path, _files_of(keep))

@@ -151,8 +151,10 @@ def _scrub_local_source(dist_info: Path) -> None:
 
 
 def _uv(args: list[str], plan: PipPlan, what: str) -> None:
+    # One uv cache per Python minor: uv reuses what it built from an sdist whatever Python asks next.
+    minor = ".".join(plan.python.split(".")[:2])
     with plan.credentials.child_env() as env:
-        done = uv_tool.run(args, env=env)
+        done = uv_tool.run(args, env={**env, "UV_CACHE_DIR": str(uv_tool.resolve_cache(minor))})
     if done.returncode == 0:
         return
     tail = done.tail()

@@ -108,6 +108,20 @@ def _record_places(prefix: Path, python: str):
              lambda entry: os.path.join(entry.path, "RECORD") if entry.name.endswith(".dist-info") else None))
 
 
+def clear_leftovers(prefix: Path, keep: tuple[str, ...]) -> None:
+    """Remove from ``.materialize/`` what is not ours now: a killed run's temp files, the state
+    files of older versions (so that the folder, too, is the same as a clean install's)."""
+    folder = prefix / STATE_DIR
+    for entry in list(folder.iterdir()) if folder.is_dir() else []:
+        if entry.name not in (LOCK, *keep):
+            if entry.is_dir() and not entry.is_symlink():
+                import shutil
+
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
 def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -66,7 +66,7 @@ def lock(options: LockOptions) -> LockReport:
     result = Lock(platforms=options.platforms, channels=channels, content_hash={},
                   sources=[p.relative_to(project.root).as_posix() for p in project.input_files
                            if p.is_relative_to(project.root)],
-                  core_set=project.core_label, indexes=project.indexes.describe())
+                  core_set=project.core_label, indexes=project.indexes.describe(), settings=settings.recorded())
     chosen: dict[str, build_python.BuildPython] = {}
     built: dict[str, list[str]] = {}
     host = platform_names.host()

@@ -133,14 +133,16 @@ def _zip_write(zf: zipfile.ZipFile, arcname: str, data: bytes) -> None:
     zf.writestr(info, data)
 
 
-def build_wheel(dist: Dist, out_dir: Path) -> Path:
-    """Write a PEP 427 wheel for `dist` into `out_dir`; same bytes on every call."""
+def build_wheel(dist: Dist, out_dir: Path, record_hashes: bool = True) -> Path:
+    """Write a PEP 427 wheel for `dist` into `out_dir`; same bytes on every call. Without
+    ``record_hashes`` its RECORD lists the files with no digests (as some real wheels do)."""
     files = wheel_files(dist)
     record_path = f"{escape(dist.name)}-{dist.version}.dist-info/RECORD"
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     for arcname in sorted(files):
-        writer.writerow([arcname, _record_hash(files[arcname]), len(files[arcname])])
+        writer.writerow([arcname, _record_hash(files[arcname]) if record_hashes else "",
+                         len(files[arcname]) if record_hashes else ""])
     writer.writerow([record_path, "", ""])
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / dist.wheel_name
