@@ -169,18 +169,37 @@ def test_digests_are_reproducible_from_two_clean_builds(cli, tmp_path, projects)
     assert index["manifests"][0]["annotations"] == {"org.opencontainers.image.ref.name": "v1"}
 
 
-@pytest.mark.parametrize("moment", ["lock taken", "first layer", "state layer"])
-def test_kill_during_a_pull_then_rerun_converges(cli, tmp_path, vacant, moment):
+def test_kill_at_every_point_of_a_pull_then_rerun_converges(cli, tmp_path, vacant):
+    """A SIGKILL (the fault seam, materialize/faults.py) after the stamp goes, after the first, a
+    middle and the last layer, after the sweep and after the record times, and a real kill while
+    files are written. Each time the prefix is unfinished (no stamp), and the re-run gives the
+    installed tree byte for byte."""
     image, prefix = f"oci:{vacant.layout}:v1", vacant.prefix
-    milestones = {"lock taken": lambda: (prefix / ".materialize" / "lock").exists(),
-                  "first layer": lambda: (prefix / "lib").is_dir(),
-                  "state layer": lambda: (prefix / ".materialize" / "expected.json").exists()}
     env = {"MATERIALIZE_CACHE_DIR": str(tmp_path / "pull-cache")}
-    process = start_cli("pull", image, "--prefix", prefix, env=env)
-    assert kill_at(process, milestones[moment]), "the pull ended before the kill"
-    assert "the last install did not finish" in cli.fails(6, "verify", "--prefix", prefix).stdout
-    cli.ok("pull", image, "--prefix", prefix, env=env)
-    assert tree_diff(vacant.tree, snapshot(prefix)) == []
+    layers = len(json.loads(_blob(vacant.layout, _index_digest(vacant.layout)))["layers"])
+    points = ["pull-stamp-cleared", "pull-layer:1", f"pull-layer:{layers // 2}", f"pull-layer:{layers}", "pull-swept",
+              "pull-times-fixed", None]
+    for point in points:
+        if point is None:
+            process = start_cli("pull", image, "--prefix", prefix, env=env)
+            assert kill_at(process, lambda: (prefix / "lib").is_dir()), "the pull ended before the kill"
+        else:
+            killed = cli("pull", image, "--prefix", prefix, env={**env, "MATERIALIZE_FAULT": point})
+            assert killed.returncode == -9, f"{point}: exit {killed.returncode}\n{killed.stderr}"
+        assert not (prefix / ".materialize" / "stamp.json").exists(), point
+        if point == "pull-times-fixed":  # the last moment before the stamp: verify says so too
+            assert "the last install did not finish" in cli.fails(6, "verify", "--prefix", prefix).stdout
+        cli.ok("pull", image, "--prefix", prefix, env=env)
+        assert tree_diff(vacant.tree, snapshot(prefix)) == [], point
+        vacant.clear()
+
+
+def _index_digest(layout: Path) -> str:
+    return json.loads((layout / "index.json").read_text())["manifests"][0]["digest"]
+
+
+def _blob(layout: Path, digest: str) -> bytes:
+    return (layout / "blobs" / "sha256" / digest.split(":")[1]).read_bytes()
 
 
 def test_pull_updates_a_prefix_fetching_only_the_changed_layers(cli, tmp_path, installed, projects):

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import faults
 from ..errors import FetchError, InputError, IntegrityError
 from ..prefix import state as prefix_state
 from ..prefix.expected import ExpectedState, FileState
@@ -67,14 +68,18 @@ def write_prefix(prefix: Path, layers: Sequence[Layer], expected: ExpectedState)
     prefix.mkdir(parents=True, exist_ok=True)
     with PrefixLock(prefix):
         prefix_state.clear_stamp(prefix)
+        faults.point("pull-stamp-cleared")
         run = _Run(prefix, expected.files())
         for layer in layers:
             _apply_layer(run, layer)
+            faults.point("pull-layer")
         _sweep(run)
+        faults.point("pull-swept")
         _check_complete(run)
         for rel, mode in sorted(run.folders.items(), key=lambda item: -item[0].count("/")):
             os.chmod(prefix / rel, mode)
         prefix_state.fix_record_times(prefix, expected.python)
+        faults.point("pull-times-fixed")
         if run.stamp is None:
             raise IntegrityError(f"the image holds no {STAMP_PATH}: not a finished environment")
         _write_new(prefix / STAMP_PATH, run.stamp, 0o644)
