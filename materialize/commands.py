@@ -199,8 +199,9 @@ def diff(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 def _access(args: argparse.Namespace):
     from . import settings
     from .image.stores import Access
+    from .secrets import Secret
 
-    password = sys.stdin.read().rstrip("\r\n") if args.password_stdin else None
+    password = Secret(sys.stdin.read().rstrip("\r\n")) if args.password_stdin else None
     insecure = settings.load(None, {})["insecure-registries"]
     return Access(args.username, password, args.insecure, tuple(insecure))
 

@@ -38,13 +38,13 @@ class Login:
     identity_token: Secret | None = None
 
 
-def from_flags(username: str | None, password: str | None) -> Login | None:
+def from_flags(username: str | None, password: Secret | None) -> Login | None:
     if username is None and password is None:
         return None
-    if username is None or not password:
+    if username is None or password is None or not password.reveal():
         raise UsageError("--username and --password-stdin go together (the password is read from stdin)",
                          hint="printf '%s' \"$PASSWORD\" | materialize push --username USER --password-stdin ...")
-    return Login(username, Secret(password), "--username/--password-stdin")
+    return Login(username, password, "--username/--password-stdin")
 
 
 def auth_files(environ: Mapping[str, str] = os.environ) -> list[Path]:

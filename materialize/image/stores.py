@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..secrets import Secret
 from . import credentials, reference
 from .blobs import Store
 
@@ -13,7 +14,7 @@ class Access:
     """How to reach a registry: the login given on the command line, and which hosts may use plain HTTP."""
 
     username: str | None = None
-    password: str | None = None  # read from stdin by the CLI; never from argv
+    password: Secret | None = None  # read from stdin by the CLI; never from argv
     insecure: bool = False  # --insecure
     insecure_registries: tuple[str, ...] = ()  # the `insecure-registries` setting
 
