@@ -47,6 +47,18 @@ class Store(Protocol):
         """Store ``data`` byte for byte under the bound reference."""
 
 
+class HashingReader:
+    """A reader that hashes what is read through it."""
+
+    def __init__(self, raw) -> None:
+        self.raw, self.sha = raw, hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.sha.update(data)
+        return data
+
+
 def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import IntegrityError
+from .blobs import HashingReader
 from .prefix_files import OWN_STATE, Entry
 
 SMALL_PACKAGE = 1 << 20
@@ -144,7 +145,7 @@ def _add(tar: tarfile.TarFile, prefix: Path, entry: Entry) -> None:
         tar.addfile(_info(entry))
         return
     with _open(prefix, entry) as handle:
-        reader = _Checked(handle)
+        reader = HashingReader(handle)
         tar.addfile(_info(entry), reader)
     _check_digest(prefix, entry, reader)
 
@@ -156,7 +157,7 @@ def check(prefix: Path, layer: LayerPlan) -> None:
             _check_link(prefix, entry)
             continue
         with _open(prefix, entry) as handle:
-            reader = _Checked(handle)
+            reader = HashingReader(handle)
             while reader.read(_CHUNK):
                 pass
         _check_digest(prefix, entry, reader)
@@ -179,21 +180,9 @@ def _check_link(prefix: Path, entry: Entry) -> None:
         raise _drift(prefix, entry, "is not the symbolic link that was installed")
 
 
-def _check_digest(prefix: Path, entry: Entry, reader: "_Checked") -> None:
+def _check_digest(prefix: Path, entry: Entry, reader: HashingReader) -> None:
     if reader.sha.hexdigest() != entry.sha256:
         raise _drift(prefix, entry, "changed since install (its sha256 differs from the manifest)")
-
-
-class _Checked:
-    """A reader that hashes what tarfile reads from it."""
-
-    def __init__(self, handle) -> None:
-        self.handle, self.sha = handle, hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.handle.read(size)
-        self.sha.update(data)
-        return data
 
 
 def _drift(prefix: Path, entry: Entry, what: str) -> IntegrityError:

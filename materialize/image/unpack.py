@@ -14,6 +14,7 @@ import os
 import shutil
 import stat
 import tarfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from ..errors import FetchError, InputError, IntegrityError
 from ..prefix import state as prefix_state
 from ..prefix.expected import ExpectedState, FileState
 from ..prefix.lock import PrefixLock
+from .blobs import HashingReader
 
 LOCK_NAME = prefix_state.LOCK
 STAMP_PATH = f"{prefix_state.STATE_DIR}/{prefix_state.STAMP}"
@@ -111,16 +113,6 @@ def _refuse_foreign(prefix: Path) -> None:
                          "refusing to replace what it holds", hint="pull into an empty or new folder")
 
 
-class _HashingReader:
-    def __init__(self, raw) -> None:
-        self.raw, self.sha = raw, hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.sha.update(data)
-        return data
-
-
 def _open_tar_stream(path: Path):
     raw = path.open("rb")
     magic = raw.read(2)
@@ -128,21 +120,27 @@ def _open_tar_stream(path: Path):
     return raw, (gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw)
 
 
-def _apply_layer(run: _Run, layer: Layer) -> None:
+def _each_member(layer: Layer, visit) -> None:
+    """``visit(tar, member)`` for every member, in order; then the whole tar (its end padding too)
+    must hash to the layer's ``diff_id``. Errors of ``visit`` itself (a full disk) pass through."""
     raw, plain = _open_tar_stream(layer.path)
     with raw:
-        reader = _HashingReader(plain)
+        reader = HashingReader(plain)
         try:
             with tarfile.open(fileobj=reader, mode="r|") as tar:
                 for member in tar:
-                    _apply_member(run, tar, member)
-            while reader.read(_CHUNK):  # the tar's end padding belongs to the diff_id too
+                    visit(tar, member)
+            while reader.read(_CHUNK):
                 pass
-        except (tarfile.TarError, OSError, EOFError) as err:
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:
             raise IntegrityError(f"a layer of the image is not a readable tar ({err})") from err
     if f"sha256:{reader.sha.hexdigest()}" != layer.diff_id:
         raise IntegrityError(f"a layer's content hashes to sha256:{reader.sha.hexdigest()}, but the image config "
                              f"says {layer.diff_id}")
+
+
+def _apply_layer(run: _Run, layer: Layer) -> None:
+    _each_member(layer, lambda tar, member: _apply_member(run, tar, member))
 
 
 def _member_path(member: tarfile.TarInfo) -> str:
@@ -307,22 +305,13 @@ def read_state(layer: Layer) -> dict[str, bytes]:
     """The ``.materialize/`` files a layer holds (the image's own expected state and stamp), by
     file name; the layer's tar must hash to its ``diff_id``."""
     found: dict[str, bytes] = {}
-    raw, plain = _open_tar_stream(layer.path)
-    with raw:
-        reader = _HashingReader(plain)
-        try:
-            with tarfile.open(fileobj=reader, mode="r|") as tar:
-                for member in tar:
-                    name = member.name[2:] if member.name.startswith("./") else member.name
-                    if member.isreg() and name.startswith(prefix_state.STATE_DIR + "/") and name.count("/") == 1:
-                        source = tar.extractfile(member)
-                        if source is not None:
-                            found[name.split("/", 1)[1]] = source.read()
-            while reader.read(_CHUNK):
-                pass
-        except (tarfile.TarError, OSError, EOFError) as err:
-            raise IntegrityError(f"a layer of the image is not a readable tar ({err})") from err
-    if f"sha256:{reader.sha.hexdigest()}" != layer.diff_id:
-        raise IntegrityError(f"the image's last layer hashes to sha256:{reader.sha.hexdigest()}, but its config "
-                             f"says {layer.diff_id}")
+
+    def keep(tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        name = member.name[2:] if member.name.startswith("./") else member.name
+        if member.isreg() and name.startswith(prefix_state.STATE_DIR + "/") and name.count("/") == 1:
+            source = tar.extractfile(member)
+            if source is not None:
+                found[name.split("/", 1)[1]] = source.read()
+
+    _each_member(layer, keep)
     return found
