@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engines import conda as conda_engine, fetch
+from ..engines import conda as conda_engine
 from ..lockfile import digest
 from .. import lockfile, platforms as platform_names
 from . import build_python, pypi as pypi_resolve
@@ -70,22 +70,24 @@ def lock(options: LockOptions) -> LockReport:
     chosen: dict[str, build_python.BuildPython] = {}
     built: dict[str, list[str]] = {}
     host = platform_names.host()
+    prerendered = lockfile.Prerendered()  # the conda rows, written while uv resolves the last platform
     for platform in sorted(options.platforms, key=lambda p: p != host):  # the host's Python may serve the others
         known = {build_python.minor(c.version): c for c in chosen.values() if c.fits}
-        interpreter, built[platform] = _lock_platform(options, platform, keep, result, known)
+        interpreter, built[platform] = _lock_platform(options, platform, keep, result, known, prerendered)
         if interpreter is not None:
             chosen[platform] = interpreter
         result.content_hash[platform] = content_hash(options, platform)
     result.core = sorted({e.name for e in project.core.entries if e.name})
     report = _report(options.lockfile, result, previous, settings)
     report.build_pythons, report.built = chosen, built
-    lockfile.write(result, options.lockfile)
+    lockfile.write(result, options.lockfile, prerendered)
     report.unchanged = previous is not None and _same(previous, result)
     return report
 
 
 def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, result: Lock,
-                   known: dict[str, build_python.BuildPython]) -> tuple[build_python.BuildPython | None, list[str]]:
+                   known: dict[str, build_python.BuildPython], prerendered: lockfile.Prerendered
+                   ) -> tuple[build_python.BuildPython | None, list[str]]:
     """Lock one platform into ``result``; return the interpreter that built sdist metadata and what it built."""
     project, settings = options.project, options.settings
     if project.conda.platform and project.conda.platform != platform:
@@ -118,7 +120,7 @@ def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, r
     if chosen is not None:
         request.interpreter, request.interpreter_minor = chosen.path, build_python.minor(chosen.version)
         log.info("%s: uv builds sdist metadata with %s", platform, chosen.describe())
-    pins, local_projects = pypi_resolve.resolve(request)
+    pins, local_projects = pypi_resolve.resolve(request, meanwhile=lambda: prerendered.conda(result.conda))
     result.pip += [PipEntry(p.name, p.version, platform, p.url, p.sha256) for p in pins]
     for local in local_projects:
         entry = {"name": local.name, "version": local.version,
@@ -159,16 +161,13 @@ def _conda_specs(project: Project, settings: Settings) -> list[CondaSpec]:
 
 
 def _conda_provided(solved: list[conda_engine.SolvedPackage]) -> dict[str, tuple[str, str]]:
-    """PyPI distributions that conda packages install, found in their own file lists."""
+    """PyPI distributions that conda packages install, found in their own file lists (remembered per
+    sha256; else read from the archives' info/ part, never a whole download where ranges are served)."""
     from packaging.utils import canonicalize_name
 
+    shipping = [p for p in solved if p.provides_python_dists]
     provided: dict[str, tuple[str, str]] = {}
-    for package in solved:
-        if not package.provides_python_dists:
-            continue
-        found = conda_engine.remembered_distributions(package.sha256)  # no archive read, no download
-        if found is None:
-            found = conda_engine.python_distributions(fetch.fetch(package.url, package.sha256), package.sha256)
+    for package, found in zip(shipping, conda_engine.distributions_at([(p.url, p.sha256) for p in shipping])):
         for dist, version in found:
             provided[canonicalize_name(dist)] = (version, package.name)
     return provided

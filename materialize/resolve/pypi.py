@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +22,6 @@ from ..errors import FetchError, InputError, IntegrityError, ResolutionError
 from ..inputs.indexes import Indexes
 from ..inputs.requirements import Entry, RequirementsSet, expand
 from ..secrets import redact
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 log = logging.getLogger(__name__)
 
@@ -88,19 +84,38 @@ def check_conda_conflicts(request: PypiRequest) -> None:
                 hint=f"pin a conda {conda_package} that provides a matching version, or relax the requirement")
 
 
-def resolve(request: PypiRequest) -> tuple[list[PypiPin], list[LocalProject]]:
+def resolve(request: PypiRequest, meanwhile: Callable[[], object] | None = None
+            ) -> tuple[list[PypiPin], list[LocalProject]]:
+    """uv's resolution of the request; ``meanwhile()`` (work that does not need it) runs while uv does."""
     if not request.user.entries and not request.core.entries:
         return [], []
     check_conda_conflicts(request)
+    ranks: dict = {}
+
+    def prepare() -> None:  # while uv compiles: what reading its output needs
+        ranks.update(wheel_tags.ranked_tags(request.platform, request.python, request.glibc, request.osx))
+        _toml()
+        if meanwhile is not None:
+            meanwhile()
+
     with tempfile.TemporaryDirectory(prefix="materialize-uv-") as folder:
         work = Path(folder)
         vcs_urls = _write_inputs(request, work)
         _write_preferences(request.preferences, work / "pylock.toml")
-        _compile(request, work)
-        pylock = tomllib.loads((work / "pylock.toml").read_text())
-    pins = _pins(pylock, request, vcs_urls)
+        _compile(request, work, prepare)
+        pylock = _toml().loads((work / "pylock.toml").read_text())
+    pins = _pins(pylock, request, vcs_urls, ranks)
     check_pinned_hashes(pins, request)
     return pins, _local_projects(pylock, request)
+
+
+def _toml():
+    """tomllib, imported while uv runs (its import is ~4 ms of a lock)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib
 
 
 def check_pinned_hashes(pins: list[PypiPin], request: PypiRequest) -> None:
@@ -162,7 +177,7 @@ def _uv_line(entry: Entry, request: PypiRequest, vcs_urls: dict[str, str]) -> st
     return text + "".join(f" --hash={h}" for h in entry.hashes)
 
 
-def _compile(request: PypiRequest, work: Path) -> None:
+def _compile(request: PypiRequest, work: Path, meanwhile: Callable[[], object]) -> None:
     args = ["pip", "compile", *uv_tool.COMMON, "user.in", "core.in", "-c", "constraints.txt",
             "--format", "pylock.toml", "-o", "pylock.toml", "--generate-hashes", "--no-header", "--quiet",
             "--python-version", request.python, "--python-platform",
@@ -174,7 +189,7 @@ def _compile(request: PypiRequest, work: Path) -> None:
     with request.indexes.credentials.child_env() as credentials_env:
         env = {**credentials_env, **wheel_tags.uv_environment(request.platform, request.osx),
                "UV_CACHE_DIR": str(uv_tool.resolve_cache(request.interpreter_minor))}
-        done = uv_tool.run(args, env=env, cwd=work)
+        done = uv_tool.run(args, env=env, cwd=work, meanwhile=meanwhile)
     if done.returncode:
         raise _failure(done, request)
 
@@ -201,8 +216,7 @@ def _failure(done, request: PypiRequest) -> Exception:
     return ResolutionError("\n".join(lines))
 
 
-def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str]) -> list[PypiPin]:
-    ranks = wheel_tags.ranked_tags(request.platform, request.python, request.glibc, request.osx)
+def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str], ranks: dict) -> list[PypiPin]:
     pins = []
     for package in pylock.get("packages", []):
         name, version = canonicalize_name(package["name"]), str(package.get("version", ""))
