@@ -131,6 +131,9 @@ def run(argv: list[str]) -> int:
         return int(exit_.code or 0)
     console = Console(quiet=args.quiet, verbose=args.verbose, as_json=args.json)
     log_path = _logging(args.verbose)
+    from . import scratch
+
+    scratch.sweep()  # temporary folders that killed runs left behind
     try:
         from . import commands
 

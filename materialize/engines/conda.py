@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from typing import TYPE_CHECKING
-from ..errors import FetchError, InputError, IntegrityError, MaterializeError, ResolutionError
-from . import package_info
+from ..errors import FetchError, InputError, MaterializeError, ResolutionError
 from ..secrets import redact
 
 if TYPE_CHECKING:
@@ -24,7 +22,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHANNEL_ALIAS = "https://conda.anaconda.org/"
-_DIST_INFO = re.compile(r"(?:^|/)site-packages/([^/]+?)-([^/-]+)\.(?:dist-info|egg-info)(?:/|$)")
 
 # Virtual packages assumed per platform family; `virtual-packages` settings override them.
 DEFAULT_VIRTUAL = {
@@ -138,14 +135,17 @@ def version_order(old: str, new: str) -> int:
 
 def solve(channels: Sequence[str], specs: Sequence[CondaSpec], platform: str, *,
           virtual: Mapping[str, str] = {}, locked: Iterable[SolvedPackage] = (),
-          gateway=None) -> list[SolvedPackage]:
-    """Solve ``specs`` for ``platform`` against ``channels``, preferring ``locked`` pins."""
+          optional: Sequence[CondaSpec] = (), gateway=None) -> list[SolvedPackage]:
+    """Solve ``specs`` for ``platform`` against ``channels``, preferring ``locked`` pins; ``optional``
+    specs join only when the channels have a package of that name (e.g. ``pip``)."""
     from rattler import Gateway, MatchSpec
 
     urls = [channel_url(c) for c in channels]
     match_specs = [MatchSpec(_with_channel(spec, channels, urls), strict=False) for spec in specs]
     gateway = gateway or Gateway(show_progress=False)
     try:
+        match_specs += [MatchSpec(_with_channel(spec, channels, urls), strict=False)
+                        for spec in _present(gateway, urls, platform, optional)]
         locked_records = _locked_records(gateway, urls, platform, locked)
         virtual_list = virtual_packages(platform, virtual)
         records = _run(_solve(gateway, urls, match_specs, platform, virtual_list, locked_records))
@@ -159,6 +159,18 @@ async def _solve(gateway, urls, specs, platform, virtual, locked):
 
     return await solve(sources=urls, specs=specs, gateway=gateway, platforms=[platform, "noarch"],
                        virtual_packages=virtual, locked_packages=locked or None)
+
+
+def _present(gateway, urls, platform, specs: Sequence[CondaSpec]) -> list[CondaSpec]:
+    """The specs whose package name the channels hold for ``platform`` or noarch."""
+    if not specs:
+        return []
+    from rattler import MatchSpec
+
+    result = _run(gateway.query(urls, [platform, "noarch"], [MatchSpec(s.name, strict=False) for s in specs],
+                                recursive=False))
+    names = {record.name.normalized for per_channel in result for record in per_channel}
+    return [s for s in specs if s.name in names]
 
 
 def _locked_records(gateway, urls, platform, locked: Iterable[SolvedPackage]) -> list:
@@ -219,83 +231,6 @@ def _hex(value) -> str:
     if value is None:
         return ""
     return value.hex() if isinstance(value, (bytes, bytearray)) else str(value)
-
-
-INFO_FILES = frozenset({"info/paths.json", "info/files"})
-
-
-def remembered_distributions(sha256: str, root: Path | None = None) -> list[tuple[str, str]] | None:
-    """What ``distributions_at`` found before in the archive with this sha256, if it was asked."""
-    import json
-
-    from .. import cache
-
-    try:
-        with open((root or cache.root()) / cache.CONDA_DISTS / f"{sha256}.json", "rb") as handle:
-            found = json.loads(handle.read())
-        return [(str(name), str(version)) for name, version in found]
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def distributions_at(packages: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
-    """(distribution name, version) of every dist-info/egg-info each (url, sha256) archive ships.
-
-    Remembered answers first (per sha256, in ``conda-dists-v1``); the others are read in parallel,
-    with range requests over HTTP (``package_info``): no whole archive is downloaded at lock time
-    where the server serves ranges."""
-    from .. import cache
-
-    root = cache.root()
-    found = [remembered_distributions(sha256, root) for _, sha256 in packages]
-    missing = [i for i, known in enumerate(found) if known is None]
-
-    def read(index: int) -> list[tuple[str, str]]:
-        url, sha256 = packages[index]
-        return _remember(sha256, _distributions_in(package_info.read_info(url, sha256, INFO_FILES)))
-
-    if missing:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
-            for index, result in zip(missing, pool.map(read, missing)):
-                found[index] = result
-    return found  # type: ignore[return-value]
-
-
-def _distributions_in(info: Mapping[str, bytes]) -> list[tuple[str, str]]:
-    """The dist-info/egg-info folders named in paths.json (or the older info/files list)."""
-    import json
-
-    if "info/paths.json" in info:
-        try:
-            paths = [str(entry["_path"]) for entry in json.loads(info["info/paths.json"]).get("paths", [])]
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise IntegrityError(f"a conda package's info/paths.json is malformed ({type(err).__name__}: {err})",
-                                 hint="check the channel; re-index it if the file was replaced") from err
-    else:
-        paths = info.get("info/files", b"").decode("utf-8", "replace").splitlines()
-    found = set()
-    for path in paths:
-        match = _DIST_INFO.search(path)
-        if match:
-            found.add((match.group(1), match.group(2)))
-    return sorted(found)
-
-
-def _remember(sha256: str, result: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    import json
-    import os
-    import threading
-
-    from .. import cache
-
-    if sha256:
-        memo = cache.bucket(cache.CONDA_DISTS) / f"{sha256}.json"
-        temp = memo.with_name(f".{memo.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        temp.write_text(json.dumps(result))
-        os.replace(temp, memo)
-    return result
 
 
 def records_from_archives(archives: Sequence[Path], sha256s: Sequence[str] = ()) -> list:

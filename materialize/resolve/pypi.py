@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +16,13 @@ from packaging.specifiers import InvalidSpecifier
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from ..engines import uv as uv_tool, wheel_tags
+from .. import scratch
+from ..engines import child_auth, uv as uv_tool, wheel_tags
 from ..errors import FetchError, InputError, IntegrityError, ResolutionError
 from ..inputs.indexes import Indexes
 from ..inputs.requirements import Entry, RequirementsSet, expand
-from ..secrets import redact
+from ..secrets import origin, strip_credentials, strip_literal_credentials
+from . import core
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class PypiRequest:
     osx: str = "11.0"
     variables: dict[str, str] = field(default_factory=dict)
     preferences: list[PypiPin] = field(default_factory=list)
+    core_lock: core.CoreLock | None = None  # its versions are exact constraints
     interpreter: str = ""  # what uv builds sdist metadata with (build_python.py); "" = ours
     interpreter_minor: str = "%d.%d" % sys.version_info[:2]  # its Python minor version
 
@@ -84,12 +86,31 @@ def check_conda_conflicts(request: PypiRequest) -> None:
                 hint=f"pin a conda {conda_package} that provides a matching version, or relax the requirement")
 
 
+def check_core_lock_conflicts(request: PypiRequest) -> None:
+    """A user requirement that the core lock's exact version cannot satisfy fails before uv runs."""
+    if request.core_lock is None:
+        return
+    for entry in request.user.entries:
+        error = core.conflict(request.core_lock, entry, describe(entry, request))
+        if error is not None:
+            raise error
+
+
+def core_lock_constraints(request: PypiRequest) -> list[str]:
+    """``name==version`` for every core-locked package conda does not provide."""
+    if request.core_lock is None:
+        return []
+    return [f"{p.name}=={p.version}" for p in sorted(request.core_lock.pins.values(), key=lambda p: p.name)
+            if p.name not in request.conda_provided]
+
+
 def resolve(request: PypiRequest, meanwhile: Callable[[], object] | None = None
             ) -> tuple[list[PypiPin], list[LocalProject]]:
     """uv's resolution of the request; ``meanwhile()`` (work that does not need it) runs while uv does."""
     if not request.user.entries and not request.core.entries:
         return [], []
     check_conda_conflicts(request)
+    check_core_lock_conflicts(request)
     ranks: dict = {}
 
     def prepare() -> None:  # while uv compiles: what reading its output needs
@@ -98,14 +119,15 @@ def resolve(request: PypiRequest, meanwhile: Callable[[], object] | None = None
         if meanwhile is not None:
             meanwhile()
 
-    with tempfile.TemporaryDirectory(prefix="materialize-uv-") as folder:
-        work = Path(folder)
+    with scratch.private_dir("uv") as work:
         vcs_urls = _write_inputs(request, work)
         _write_preferences(request.preferences, work / "pylock.toml")
         _compile(request, work, prepare)
         pylock = _toml().loads((work / "pylock.toml").read_text())
     pins = _pins(pylock, request, vcs_urls, ranks)
     check_pinned_hashes(pins, request)
+    if request.core_lock is not None:
+        core.check_hashes(request.core_lock, pins, core.target_of(request.platform, request.glibc, request.osx))
     return pins, _local_projects(pylock, request)
 
 
@@ -139,6 +161,7 @@ def _write_inputs(request: PypiRequest, work: Path) -> dict[str, str]:
             files["constraints.txt" if entry.constraint else target].append(line)
     for name, (version, _) in sorted(request.conda_provided.items()):
         files["constraints.txt"].append(f"{name}=={version}")
+    files["constraints.txt"] += core_lock_constraints(request)
     for name, lines in files.items():
         (work / name).write_text("\n".join(lines) + "\n")
     return vcs_urls
@@ -160,21 +183,35 @@ def _write_preferences(pins: list[PypiPin], path: Path) -> None:
 
 
 def _uv_line(entry: Entry, request: PypiRequest, vcs_urls: dict[str, str]) -> str:
+    """The line uv reads: never a login (uv would put a git URL's login into git's argv and its
+    output); the login reaches uv and git through ``child_auth`` instead."""
     text = expand(entry.text, request.variables, entry.where)
     if entry.kind == "vcs":
-        head, sep, url = text.partition(" @ ") if " @ " in text else ("", "", text)
-        prefix, _, rest = url.partition("+")
-        clean = prefix + "+" + request.indexes.credentials.add_url(rest)
-        vcs_urls[entry.name or ""] = entry.text.partition(" @ ")[2] if " @ " in entry.text else entry.text
-        return f"{head}{sep}{clean}"
+        written = entry.text.partition(" @ ")[2] if " @ " in entry.text else entry.text
+        vcs_urls[entry.name or ""] = strip_literal_credentials(written)  # ${VAR}s stay, for the install
+        return _without_login(text, request)
     if entry.kind == "path":
         path = (Path(entry.base or request.project) / text).resolve()
         if not path.exists():
             raise InputError(f"{entry.where}: {entry.text!r}: no such directory {path}")
         return str(path)
     if entry.kind == "url":
-        text = request.indexes.credentials.add_url(text)
+        text = _without_login(text, request)
     return text + "".join(f" --hash={h}" for h in entry.hashes)
+
+
+def _without_login(text: str, request: PypiRequest) -> str:
+    """``name @ https://u:p@host/x.whl ; marker`` -> the same line without ``u:p@`` (kept by origin)."""
+    head, sep, rest = text.partition(" @ ") if " @ " in text else ("", "", text)
+    url = rest.split()[0] if rest.split() else rest
+    return head + sep + rest.replace(url, request.indexes.credentials.add_url(url), 1)
+
+
+def _direct_origins(request: PypiRequest) -> set[str]:
+    """Origins of direct-URL requirements (their logins need an entry in uv's config)."""
+    urls = [(e.text.partition(" @ ")[2] if " @ " in e.text else e.text).split()
+            for e in request.user.entries + request.core.entries if e.kind == "url"]
+    return {key for key in (origin(words[0]) for words in urls if words) if key}
 
 
 def _compile(request: PypiRequest, work: Path, meanwhile: Callable[[], object]) -> None:
@@ -186,10 +223,11 @@ def _compile(request: PypiRequest, work: Path, meanwhile: Callable[[], object]) 
             *request.indexes.uv_args(request.strategy)]
     for name in sorted(request.conda_provided):
         args += ["--no-emit-package", name]
-    with request.indexes.credentials.child_env() as credentials_env:
-        env = {**credentials_env, **wheel_tags.uv_environment(request.platform, request.osx),
+    indexes = request.indexes
+    with child_auth.child_auth(indexes.credentials, indexes.uv_config(_direct_origins(request))) as auth:
+        env = {**auth.env, **wheel_tags.uv_environment(request.platform, request.osx),
                "UV_CACHE_DIR": str(uv_tool.resolve_cache(request.interpreter_minor))}
-        done = uv_tool.run(args, env=env, cwd=work, meanwhile=meanwhile)
+        done = uv_tool.run([*args, *auth.uv_args], env=env, cwd=work, meanwhile=meanwhile)
     if done.returncode:
         raise _failure(done, request)
 
@@ -197,10 +235,13 @@ def _compile(request: PypiRequest, work: Path, meanwhile: Callable[[], object]) 
 def _failure(done, request: PypiRequest) -> Exception:
     text = done.tail(25)
     lowered = text.lower()
-    if any(k in lowered for k in ("401", "403", "unauthorized", "forbidden", "missing credentials")):
-        hosts = ", ".join(request.indexes.hosts()) or "the index"
+    if any(k in lowered for k in ("401", "403", "unauthorized", "forbidden", "missing credentials",
+                                  "authentication failed", "could not read username")):
+        known = [*request.indexes.hosts(), *(key.partition("://")[2] for key in request.indexes.credentials.logins)]
+        hosts = ", ".join(dict.fromkeys(h for h in known if h in text)) or ", ".join(known) or "the index"
         return FetchError(f"authentication failed at {hosts}:\n{text}",
-                          hint="check the credentials in pip.conf, requirements.txt or the environment")
+                          hint="check the logins in pip.conf, requirements.txt, the environment or .env "
+                               "(as ${VARIABLES} in the URLs), or in ~/.netrc")
     if any(k in lowered for k in ("failed to fetch", "connection refused", "error sending request",
                                   "could not connect", "dns error", "timed out", "failed to download")):
         return FetchError(f"cannot reach the package index ({', '.join(request.indexes.describe())}):\n{text}")
@@ -213,6 +254,9 @@ def _failure(done, request: PypiRequest) -> Exception:
         lines.append("requirements involved: " + "; ".join(involved))
     if conda:
         lines.append("fixed by conda: " + "; ".join(conda))
+    pinned = [c for c in core_lock_constraints(request) if c.split("==")[0] in lowered]
+    if pinned:
+        lines.append(f"pinned by the core lock {request.core_lock.label}: " + "; ".join(pinned))
     return ResolutionError("\n".join(lines))
 
 
@@ -224,16 +268,19 @@ def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str], ranks: d
             continue  # the local project: recorded separately, built at install
         if "vcs" in package:
             vcs = package["vcs"]
-            base = vcs_base(vcs_urls.get(name, "git+" + vcs["url"]))
+            base = vcs_base(vcs_urls.get(name) or strip_credentials("git+" + vcs["url"]))
             pins.append(PypiPin(name, version, f"{base}@{vcs['commit-id']}#egg={name}", "", "vcs"))
             continue
         wheels = package.get("wheels", [])
         best = wheel_tags.best_wheel([w["url"].rsplit("/", 1)[-1] for w in wheels], ranks)
         artifact, kind = (wheels[best], "wheel") if best is not None else (package.get("sdist"), "sdist")
+        if not artifact and "archive" in package:  # a direct URL (`name @ https://.../x.whl`)
+            artifact = package["archive"]
+            kind = "wheel" if artifact["url"].split("#")[0].endswith(".whl") else "sdist"
         if not artifact:
             raise ResolutionError(f"{name} {version} has no wheel for {request.platform} / Python {request.python} "
                                   "and no sdist")
-        pins.append(PypiPin(name, version, redact(artifact["url"]), artifact["hashes"]["sha256"], kind))
+        pins.append(PypiPin(name, version, strip_credentials(artifact["url"]), artifact["hashes"]["sha256"], kind))
     return sorted(pins, key=lambda p: p.name)
 
 
