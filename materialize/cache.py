@@ -25,8 +25,10 @@ CONDA_CONTENTS = "conda-info-v1"  # <sha256>.json: a conda archive's info/ (inde
 WHEEL_CONTENTS = "wheel-contents-v1"  # <sha256>.json: a wheel's members and their digests
 CONDA_MODES = "conda-modes-v1"  # <sha256>-py<X.Y>.json: the modes rattler gave a package's files (not 0644)
 PROBES = "probes-v1"  # <tool>-version.json: an engine's version, under its binary's path and stat (engines/uv.py)
+OCI_BLOBS = "oci-blobs-v1"  # sha256/<hex>: verified image blobs (layers, configs, manifests) pushed or pulled
+OCI_LAYERS = "oci-layers-v1"  # <layer key>.json: the blob a planned layer was written to (image/build.py)
 BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, BUILD_PYTHONS, VERIFIED, CONDA_CONTENTS,
-           WHEEL_CONTENTS, PROBES, CONDA_MODES)
+           WHEEL_CONTENTS, PROBES, CONDA_MODES, OCI_BLOBS, OCI_LAYERS)
 
 
 class LockTimeoutError(MaterializeError):

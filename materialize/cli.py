@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from . import __version__
 from .errors import MaterializeError, UsageError
 
-COMMANDS = ("lock", "install", "verify", "fetch", "config", "export", "diff")
+COMMANDS = ("lock", "install", "verify", "fetch", "config", "export", "diff", "push", "pull")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", parents=[common], help="check a prefix against its lockfile and expected state")
     _project_args(verify)
     verify.add_argument("--prefix", required=True, type=Path)
+    verify.add_argument("--image", metavar="REFERENCE", help="check against this image's files instead (push/pull's references)")
+    _login_args(verify)
 
     fetch = sub.add_parser("fetch", parents=[common], help="download every artifact of the lockfile into the cache")
     _project_args(fetch)
@@ -71,7 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
     diff = sub.add_parser("diff", parents=[common], help="compare two lockfiles (or git revisions of one)")
     diff.add_argument("old")
     diff.add_argument("new")
+
+    push = sub.add_parser("push", parents=[common], help="send an environment to a registry or an OCI layout as an image")
+    push.add_argument("--prefix", required=True, type=Path, help="the environment directory (at its real path)")
+    _image_args(push)
+    pull = sub.add_parser("pull", parents=[common], help="write an environment directory from an image")
+    _image_args(pull)
+    pull.add_argument("--prefix", required=True, type=Path, help="the environment directory: the path it was built at")
+    pull.add_argument("--repair", action="store_true", help="compare every file even when the prefix already "
+                      "holds this image, and restore what differs")
     return parser
+
+
+def _image_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("reference", help="HOST[:PORT]/REPOSITORY[:TAG][@DIGEST], or oci:PATH[:TAG] for an OCI layout")
+    _login_args(parser)
+
+
+def _login_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--username", help="registry login (the password comes from --password-stdin)")
+    parser.add_argument("--password-stdin", action="store_true", help="read the registry password from stdin")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow plain HTTP and unverified TLS for this registry (loopback needs no flag)")
 
 
 def _project_args(parser: argparse.ArgumentParser) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,8 @@ def _require_fresh(args: argparse.Namespace, settings, path: Path) -> None:
 def verify(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from .prefix import verify as verifying
 
+    if args.image:
+        return _verify_image(args, console)
     path = _lockfile_path(args)
     if args.lockfile is None and not path.is_file():
         path = None  # no lockfile at hand (a mounted prefix): check the files against the manifest only
@@ -115,6 +118,16 @@ def verify(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         console.out(line)
     report.raise_on_drift()
     return report.as_data()
+
+
+def _verify_image(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from .image import check, stores
+
+    result = check.check(stores.open_store(args.image, _access(args), push=False), args.prefix.resolve())
+    for line in result.lines():
+        console.out(line)
+    result.raise_on_drift()
+    return result.as_data()
 
 
 def fetch(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -170,3 +183,33 @@ def diff(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     for line in result.lines():
         console.out(line)
     return result.as_data()
+
+
+def _access(args: argparse.Namespace):
+    from . import settings
+    from .image.stores import Access
+    from .secrets import Secret
+
+    password = Secret(sys.stdin.read().rstrip("\r\n")) if args.password_stdin else None
+    insecure = settings.load(None, {})["insecure-registries"]
+    return Access(args.username, password, args.insecure, tuple(insecure))
+
+
+def push(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from .image import push as pushing, stores
+
+    store = stores.open_store(args.reference, _access(args), push=True)
+    report = pushing.push(args.prefix.resolve(), store, console)
+    for line in report.lines():
+        console.out(line)
+    return report.as_data()
+
+
+def pull(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from .image import pull as pulling, stores
+
+    store = stores.open_store(args.reference, _access(args), push=False)
+    report = pulling.pull(store, args.prefix.resolve(), console, repair=args.repair)
+    for line in report.lines():
+        console.out(line)
+    return report.as_data()

@@ -9,7 +9,9 @@ import signal
 
 ENV = "MATERIALIZE_FAULT"
 POINTS = ("stamp-cleared", "cleared", "pypi-removed", "conda-linked", "record-written", "wheels-installed",
-          "pypi-installed", "expected-written", "times-fixed")
+          "pypi-installed", "expected-written", "times-fixed",
+          # pull (image/unpack.py): after the stamp is gone, after each layer, the sweep, the record times
+          "pull-stamp-cleared", "pull-layer", "pull-swept", "pull-times-fixed")
 _SEEN: dict[str, int] = {}
 
 

@@ -79,6 +79,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lockfile", "materialize-lock.yml", _str, "lockfile path, relative to the project"),
     Setting("index-strategy", "first-index", _strategy, "how uv chooses between indexes (see README)"),
     Setting("virtual-packages", {}, _table, "virtual package overrides, e.g. __glibc = \"2.28\", __cuda = \"12.4\""),
+    Setting("insecure-registries", [], _str_list, "registries (host[:port]) reached over plain HTTP or unverified TLS"),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 RECORDED = ("channels", "python", "core", "core-requirements", "core-sets", "core-locks", "index-strategy",

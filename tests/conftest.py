@@ -127,3 +127,46 @@ def isolated(tmp_path_factory, monkeypatch, shared_cache, core_file):
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
+
+
+REGISTRY_AUTH = ("carol", "r3g-Pa55-word-q7")
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """A real OCI registry (docker-registry, distribution 2.8) on 127.0.0.1 with htpasswd basic auth."""
+    from tests.world import registry as registries
+
+    reason = registries.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with registries.start_registry(tmp_path_factory.mktemp("registry"), basic=REGISTRY_AUTH) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def image_projects(tmp_path_factory, channel_url, pypi, core_file, shared_cache):
+    """Two locked projects for the image tests: ``base`` and ``next`` (see prefix_checks.base_and_next)."""
+    from tests.prefix_checks import base_and_next
+
+    return base_and_next(tmp_path_factory, channel_url, pypi.url, core_file, shared_cache, "image")
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, image_projects, shared_cache):
+    """``base`` installed once and pushed to an OCI layout (tests/image_checks.py)."""
+    from tests.image_checks import build_once
+
+    return build_once(tmp_path_factory.mktemp("image-env"), image_projects["base"], shared_cache)
+
+
+@pytest.fixture
+def installed(built):
+    """The installed environment at its path, exactly as install left it."""
+    return built.put_back()
+
+
+@pytest.fixture
+def vacant(built):
+    """Nothing at the environment's path: a host that has never seen it."""
+    return built.clear()

@@ -70,7 +70,7 @@ def test_the_demo_runs_the_example_then_runs_again_with_nothing_to_download(tmp_
                  '"petal_width": 2.3} -> {"species": "virginica"}'):
         assert line in first.stdout.splitlines(), first.stdout
     assert [line.split()[0] for line in first.stdout.split("Done in")[1].splitlines()[1:]] == [
-        "mirror", "serve", "project", "lock", "install", "verify", "run"]
+        "mirror", "serve", "project", "lock", "install", "verify", "run", "image"]
 
     again = _demo(tmp_path / "out", cache)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]

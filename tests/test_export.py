@@ -267,6 +267,10 @@ def test_json_shapes_match_the_docs(cli, tmp_path, channel_url, pypi):
         "config": ("config", project),
         "export": ("export", project, "--format", "requirements"),
         "diff": ("diff", lockfile, lockfile),
+        "push": ("push", "--prefix", env, f"oci:{tmp_path / 'layout'}:v1"),
+        "verify --image": ("verify", "--prefix", env, "--image", f"oci:{tmp_path / 'layout'}:v1"),
+        "pull (up to date)": ("pull", f"oci:{tmp_path / 'layout'}:v1", "--prefix", env),
+        "pull": ("pull", "--repair", f"oci:{tmp_path / 'layout'}:v1", "--prefix", env),
     }
     assert sorted(documented) == sorted([*runs, "error"])
     for title, args in runs.items():

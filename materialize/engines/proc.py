@@ -74,22 +74,25 @@ def run(
     timeout: float | None = 900,
     meanwhile: Callable[[], object] | None = None,
     pass_fds: Sequence[int] = (),
+    input: str | None = None,
 ) -> Completed:
     """Run ``argv`` (never through a shell) and capture its output. Secrets never travel in argv:
-    through ``child_auth`` (a socket), or a `secret_file` whose descriptor is in ``pass_fds``.
+    through ``child_auth`` (a socket), a `secret_file` whose descriptor is in ``pass_fds``, or on
+    stdin (``input``: a credential helper's protocol).
 
     ``meanwhile()`` runs in this thread while the child does (work that does not need its output;
     keep it short: the child's output waits in its pipes until then); if it raises, the child is killed."""
     args = tuple(os.fspath(a) for a in argv)
     log.debug("run: %s", redact(" ".join(args)))
+    stdin = subprocess.DEVNULL if input is None else subprocess.PIPE
     with subprocess.Popen(args, env=child_environment(env), cwd=cwd, text=True,
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           pass_fds=tuple(sorted(_HANDED_DOWN | set(pass_fds))),
                           preexec_fn=_die_with_parent_setup()) as child:
         try:
             if meanwhile is not None:
                 meanwhile()
-            stdout, stderr = child.communicate(timeout=timeout)
+            stdout, stderr = child.communicate(input=input, timeout=timeout)
         except subprocess.TimeoutExpired:
             child.kill()
             stdout, stderr = child.communicate()
