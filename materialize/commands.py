@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import StaleLockError
+from .errors import InputError, StaleLockError
 from .ui import Console
 
 LOCKFILE_NAME = "materialize-lock.yml"
+_KERNEL_FILESYSTEMS = ("/proc", "/sys", "/dev")
 
 
 def _settings(project: Path, flags: dict[str, Any]):
@@ -19,11 +20,51 @@ def _settings(project: Path, flags: dict[str, Any]):
     return settings.load(project.resolve(), flags)
 
 
-def _lockfile_path(args: argparse.Namespace, settings=None) -> Path:
+def _lockfile_path(args: argparse.Namespace, settings=None, *, must_exist: bool = False) -> Path:
+    """``--lockfile`` is relative to the working directory, as every path argument; the `lockfile`
+    setting is relative to the project (or to the config file that sets it)."""
     if args.lockfile is not None:
-        return args.lockfile.resolve()
-    name = settings["lockfile"] if settings is not None else LOCKFILE_NAME
-    return (args.project / name).resolve()
+        path, source = args.lockfile.resolve(), "--lockfile, relative to the working directory"
+    else:
+        name = settings["lockfile"] if settings is not None else LOCKFILE_NAME
+        path = (args.project / name).resolve()
+        source = f"setting lockfile, {settings.source('lockfile')}" if settings is not None else "the default"
+    if path.is_dir():
+        raise InputError(f"lockfile {path} ({source}) is a directory", hint="name a file, e.g. materialize-lock.yml")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise InputError(f"lockfile {path} ({source}): {parent} is a file, not a directory")
+    if must_exist and not path.exists():
+        hint = "run 'materialize lock' first"
+        beside = (args.project / args.lockfile).resolve() if args.lockfile is not None else None
+        if beside is not None and beside != path and beside.is_file():
+            hint = f"did you mean --lockfile {beside}?"
+        raise InputError(f"{path}: no lockfile here ({source})", hint=hint)
+    return path
+
+
+def check_prefix(prefix: Path, *, writable: bool) -> None:
+    """A prefix must be a directory (or nothing yet) on a real, writable filesystem."""
+    shown = f"--prefix {prefix}"
+    for root in _KERNEL_FILESYSTEMS:
+        if prefix == Path(root) or Path(root) in prefix.parents:
+            raise InputError(f"{shown}: is under {root}, a filesystem the kernel makes up; an environment "
+                             "cannot be built there", hint="choose a directory such as /opt/env")
+    if prefix.exists() and not prefix.is_dir():
+        raise InputError(f"{shown}: is a file, not a directory", hint="remove it, or choose another path")
+    existing = next(p for p in (prefix, *prefix.parents) if p.exists())
+    if not existing.is_dir():
+        raise InputError(f"{shown}: {existing} is a file, so no directory can be made under it")
+    if not writable:
+        return
+    import os
+
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        raise InputError(f"{shown}: {existing} is on a read-only filesystem",
+                         hint="choose a writable path (build there, then mount it read-only where it is used)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{shown}: {existing} is not writable by this user",
+                         hint="choose a path you own, or fix its permissions")
 
 
 def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -47,6 +88,7 @@ def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     _render_lock(report, console)
     return {"lockfile": str(report.lockfile), "platforms": report.lock.platforms, "python": report.lock.python,
             "conda": len(report.lock.conda), "pypi": len(report.lock.pip), "unchanged": report.unchanged,
+            "warnings": report.warnings,
             "python_changes": {p: {"old": o, "new": n} for p, (o, n) in report.python_changes.items()},
             "core_changes": {p: [{"name": n, "old": o, "new": v} for n, o, v in rows]
                              for p, rows in report.core_changes.items()}}
@@ -65,6 +107,8 @@ def _check_fresh(options) -> dict[str, Any]:
 
 
 def _render_lock(report, console: Console) -> None:
+    for warning in report.warnings:
+        console.info(f"warning: {warning}")
     for platform, (old, new) in sorted(report.python_changes.items()):
         console.out(f"Python {old} -> {new} ({platform})")
         rows = report.core_changes.get(platform, [])
@@ -84,8 +128,9 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from . import lockfile, platforms
     from .prefix import state as prefix_state
 
-    path = _lockfile_path(args)
+    path = _lockfile_path(args, must_exist=True)
     prefix = args.prefix.resolve()
+    check_prefix(prefix, writable=False)
     if not args.locked:  # the no-op path: one hash, one small JSON read, no heavy import
         try:
             lock_digest = lockfile.file_digest(path)
@@ -96,6 +141,7 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             return {"prefix": str(prefix), "status": "up-to-date", "platform": platforms.host()}
     from .prefix import install as installing
 
+    check_prefix(prefix, writable=True)
     settings = _settings(args.project, {})
     if args.locked:
         _require_fresh(args, settings, path)
@@ -119,7 +165,7 @@ def _require_fresh(args: argparse.Namespace, settings, path: Path) -> None:
 def verify(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from .prefix import verify as verifying
 
-    path = _lockfile_path(args)
+    path = _lockfile_path(args, must_exist=args.lockfile is not None)
     if args.lockfile is None and not path.is_file():
         path = None  # no lockfile at hand (a mounted prefix): check the files against the manifest only
     report = verifying.verify(args.prefix.resolve(), path)
@@ -133,7 +179,8 @@ def fetch(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from .prefix import install as installing
 
     settings = _settings(args.project, {})
-    data = installing.fetch_all(_lockfile_path(args, settings), args.project.resolve(), settings, console)
+    data = installing.fetch_all(_lockfile_path(args, settings, must_exist=True), args.project.resolve(), settings,
+                                console)
     console.out(f"{data['artifacts']} artifacts are in the cache ({data['conda']} conda, {data['pypi']} PyPI)")
     if data["not_fetched"]:
         console.out(f"not fetched (uv builds them from source at install): {', '.join(data['not_fetched'])}")
@@ -151,7 +198,7 @@ def config(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 def export(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from .lockfile import export as exporting
 
-    lockfile_path = _lockfile_path(args)
+    lockfile_path = _lockfile_path(args, must_exist=True)
     done = exporting.export(lockfile_path, args.format, args.platform, args.output)
     if args.output:
         exporting.write_atomic(args.output, done.text)

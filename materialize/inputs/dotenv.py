@@ -8,6 +8,7 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
+from .. import files
 from ..errors import InputError
 from ..secrets import register
 
@@ -17,9 +18,9 @@ _LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 
 def read(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
-    if not path.is_file():
+    if not os.path.lexists(path):
         return values
-    for number, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for number, raw in enumerate(files.read_text(path, path.name).splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

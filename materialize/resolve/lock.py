@@ -38,6 +38,7 @@ class LockReport:
     python_changes: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # platform -> (old, new)
     core_changes: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
     unchanged: bool = False
+    warnings: list[str] = field(default_factory=list)
 
 
 def target_platforms(flags: list[str], settings: Settings, lockfile_path: Path | None = None) -> list[str]:
@@ -54,7 +55,7 @@ def target_platforms(flags: list[str], settings: Settings, lockfile_path: Path |
 
 def lock(options: LockOptions) -> LockReport:
     project, settings = options.project, options.settings
-    previous = _previous(options.lockfile)
+    previous, unreadable = _previous_or_why(options.lockfile)
     keep = None if options.upgrade else previous
     channels = [conda_engine.channel_url(c) for c in settings["channels"]]
     result = Lock(platforms=options.platforms, channels=channels, content_hash={},
@@ -66,6 +67,9 @@ def lock(options: LockOptions) -> LockReport:
         result.content_hash[platform] = content_hash(options, platform)
     result.core = sorted({e.name for e in project.core.entries if e.name})
     report = _report(options.lockfile, result, previous, settings)
+    if unreadable is not None:
+        report.warnings.append(f"the previous lockfile could not be read ({unreadable}): locked from scratch, "
+                               "so no earlier pin was kept")
     lockfile.write(result, options.lockfile)
     report.unchanged = previous is not None and _same(previous, result)
     return report
@@ -174,22 +178,27 @@ def content_hash(options: LockOptions, platform: str) -> str:
         "user": [[e.text, e.kind, e.constraint, list(e.hashes)] for e in project.user.entries],
         "core": [[e.text, e.kind, e.constraint] for e in project.core.entries],
         "core-set": project.core_label,
-        "indexes": project.indexes.describe() + project.indexes.find_links,
+        "indexes": project.indexes.describe() + project.indexes.options_digest(),
         "index-strategy": settings["index-strategy"],
         "virtual-packages": settings["virtual-packages"],
-        "local": [digest.source_tree((Path(e.base) / e.text).resolve(), {options.lockfile.name})
-                  for e in project.user.entries + project.core.entries if e.kind == "path"],
+        "local": [digest.local_source(e.path, {options.lockfile.name})
+                  for e in project.user.entries + project.core.entries if e.path is not None],
     })
 
 
 def _previous(path: Path) -> Lock | None:
+    return _previous_or_why(path)[0]
+
+
+def _previous_or_why(path: Path) -> tuple[Lock | None, str | None]:
+    """The previous lock, or why an existing file is not one (it is then ignored, and the user told)."""
     if not path.is_file():
-        return None
+        return None, None
     try:
-        return lockfile.read(path)
+        return lockfile.read(path), None
     except InputError as err:
         log.warning("ignoring the previous lockfile: %s", err)
-        return None
+        return None, str(err)
 
 
 def _report(path: Path, lock: Lock, previous: Lock | None, settings: Settings) -> LockReport:

@@ -17,7 +17,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from ..engines import uv as uv_tool, wheel_tags
-from ..errors import FetchError, InputError, IntegrityError, ResolutionError
+from . import artifacts
+from ..errors import FetchError, InputError, ResolutionError
 from ..inputs.indexes import Indexes
 from ..inputs.requirements import Entry, RequirementsSet, expand
 from ..secrets import redact
@@ -96,20 +97,7 @@ def resolve(request: PypiRequest) -> tuple[list[PypiPin], list[LocalProject]]:
         _write_preferences(request.preferences, work / "pylock.toml")
         _compile(request, work)
         pylock = tomllib.loads((work / "pylock.toml").read_text())
-    pins = _pins(pylock, request, vcs_urls)
-    check_pinned_hashes(pins, request)
-    return pins, _local_projects(pylock, request)
-
-
-def check_pinned_hashes(pins: list[PypiPin], request: PypiRequest) -> None:
-    """Hashes written on a requirement line bind the artifact, as in pip's hash-checking mode."""
-    by_name = {p.name: p for p in pins}
-    for entry in request.user.entries + request.core.entries:
-        allowed = {h.split(":", 1)[1].lower() for h in entry.hashes if h.lower().startswith("sha256:")}
-        pin = by_name.get(entry.name or "")
-        if allowed and pin is not None and pin.sha256 not in allowed:
-            raise IntegrityError(f"{entry.where}: {pin.name} {pin.version} resolved to {pin.url.rsplit('/', 1)[-1]} "
-                                 f"(sha256 {pin.sha256}), which is not among the hashes on that line")
+    return _pins(pylock, request, vcs_urls), _local_projects(pylock, request)
 
 
 def _write_inputs(request: PypiRequest, work: Path) -> dict[str, str]:
@@ -143,30 +131,44 @@ def _write_preferences(pins: list[PypiPin], path: Path) -> None:
 
 
 def _uv_line(entry: Entry, request: PypiRequest, vcs_urls: dict[str, str]) -> str:
+    """The line uv reads; hashes stay out of it (uv ignores them when compiling: `artifacts` checks them)."""
     text = expand(entry.text, request.variables, entry.where)
     if entry.kind == "vcs":
         head, sep, url = text.partition(" @ ") if " @ " in text else ("", "", text)
         prefix, _, rest = url.partition("+")
         clean = prefix + "+" + request.indexes.credentials.add_url(rest)
-        vcs_urls[entry.name or ""] = entry.text.partition(" @ ")[2] if " @ " in entry.text else entry.text
+        vcs_urls[entry.name or ""] = entry.location
         return f"{head}{sep}{clean}"
     if entry.kind == "path":
-        path = (Path(entry.base or request.project) / text).resolve()
-        if not path.exists():
-            raise InputError(f"{entry.where}: {entry.text!r}: no such directory {path}")
-        return str(path)
+        path = entry.path
+        if path is None or not path.exists():
+            raise InputError(f"{entry.where}: {entry.text!r}: no such file or directory {path}")
+        extras = f"[{','.join(entry.extras)}]" if entry.extras else ""
+        return f"{path}{extras}" + (f" ; {entry.marker}" if entry.marker else "")
     if entry.kind == "url":
         text = request.indexes.credentials.add_url(text)
-    return text + "".join(f" --hash={h}" for h in entry.hashes)
+    return text
 
 
 def _compile(request: PypiRequest, work: Path) -> None:
+    """pip's --prefer-binary has no uv twin: a wheel-only resolve first, the ordinary one if that fails."""
+    if request.indexes.prefer_binary:
+        try:
+            _compile_once(request, work, ["--only-binary", ":all:"])
+            return
+        except ResolutionError as err:
+            log.info("prefer-binary: no wheel-only resolution (%s); resolving with sdists allowed",
+                     err.message.splitlines()[1:2])
+    _compile_once(request, work, [])
+
+
+def _compile_once(request: PypiRequest, work: Path, extra: list[str]) -> None:
     args = ["pip", "compile", *uv_tool.COMMON, "user.in", "core.in", "-c", "constraints.txt",
             "--format", "pylock.toml", "-o", "pylock.toml", "--generate-hashes", "--no-header", "--quiet",
             "--python-version", request.python, "--python-platform",
             wheel_tags.uv_platform(request.platform, request.glibc),
             "--python", uv_tool.interpreter_for(request.python),
-            *request.indexes.uv_args(request.strategy)]
+            *request.indexes.uv_args(request.strategy), *extra]
     for name in sorted(request.conda_provided):
         args += ["--no-emit-package", name]
     with request.indexes.credentials.child_env() as env:
@@ -199,6 +201,7 @@ def _failure(done, request: PypiRequest) -> Exception:
 
 def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str]) -> list[PypiPin]:
     ranks = wheel_tags.ranked_tags(request.platform, request.python, request.glibc, request.osx)
+    hashed = {e.name: e for e in request.user.entries + request.core.entries if e.name and e.hashes}
     pins = []
     for package in pylock.get("packages", []):
         name, version = canonicalize_name(package["name"]), str(package.get("version", ""))
@@ -209,13 +212,13 @@ def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str]) -> list[
             base = vcs_base(vcs_urls.get(name, "git+" + vcs["url"]))
             pins.append(PypiPin(name, version, f"{base}@{vcs['commit-id']}#egg={name}", "", "vcs"))
             continue
-        wheels = package.get("wheels", [])
-        best = wheel_tags.best_wheel([w["url"].rsplit("/", 1)[-1] for w in wheels], ranks)
-        artifact, kind = (wheels[best], "wheel") if best is not None else (package.get("sdist"), "sdist")
-        if not artifact:
+        found = artifacts.candidates(package, ranks, request.project)
+        chosen = artifacts.choose(name, version, found, hashed.get(name), request.indexes.credentials)
+        if chosen is None:
             raise ResolutionError(f"{name} {version} has no wheel for {request.platform} / Python {request.python} "
                                   "and no sdist")
-        pins.append(PypiPin(name, version, redact(artifact["url"]), artifact["hashes"]["sha256"], kind))
+        url, sha256, kind = chosen
+        pins.append(PypiPin(name, version, redact(url), sha256, kind))
     return sorted(pins, key=lambda p: p.name)
 
 
