@@ -79,7 +79,8 @@ def parse_match_spec(text: str) -> ParsedSpec:
         match = MatchSpec(text, strict=False)
     except Exception as err:  # rattler's InvalidMatchSpecError family has no public base class
         lines = str(err).strip().splitlines()
-        raise SpecError(lines[0] if lines else type(err).__name__) from err
+        first = lines[0] if lines else type(err).__name__
+        raise SpecError(first if len(first) <= 300 else first[:300] + "...") from err
     name = match.name.normalized if match.name is not None else ""
     channel = match.channel.name if match.channel is not None else None
     return ParsedSpec(name, None if match.build is None else str(match.build), str(match), channel)

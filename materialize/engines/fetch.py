@@ -89,8 +89,16 @@ def verified_all(artifacts: Sequence[Artifact], *, offline: bool = False, creden
 
     if len(artifacts) <= 1:
         return [one(a) for a in artifacts]
-    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(artifacts))) as pool:
-        return [future.result() for future in [pool.submit(one, a) for a in artifacts]]
+    pool = ThreadPoolExecutor(max_workers=min(_WORKERS, len(artifacts)))
+    interrupted = False
+    try:
+        futures = [pool.submit(one, a) for a in artifacts]
+        return [future.result() for future in futures]
+    except KeyboardInterrupt:  # Ctrl-C: stop now, not after the slowest download (entries are written atomically)
+        interrupted = True
+        raise
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=interrupted)
 
 
 def fetch(url: str, sha256: str, *, offline: bool = False, bucket: str = cache.CONDA_ARCHIVES,
