@@ -71,6 +71,9 @@ def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from .resolve import lock as locking
     from .inputs import project as projects
 
+    from . import cache
+
+    cache.ready()
     flags = {"channels": args.channels, "python": args.python, "platforms": args.platforms,
              "core-requirements": str(Path(args.core_requirements).resolve()) if args.core_requirements else None,
              "core": args.core}
@@ -142,6 +145,9 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from .prefix import install as installing
 
     check_prefix(prefix, writable=True)
+    from . import cache
+
+    cache.ready()
     settings = _settings(args.project, {})
     if args.locked:
         _require_fresh(args, settings, path)
@@ -178,6 +184,9 @@ def verify(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 def fetch(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from .prefix import install as installing
 
+    from . import cache
+
+    cache.ready()
     settings = _settings(args.project, {})
     data = installing.fetch_all(_lockfile_path(args, settings, must_exist=True), args.project.resolve(), settings,
                                 console)

@@ -66,6 +66,8 @@ def _core(value: Any) -> str | list[str]:
 def _table(value: Any) -> dict[str, str]:
     if isinstance(value, dict) and all(isinstance(v, (str, int, float)) for v in value.values()):
         return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, str):
+        raise ValueError("""expected a table of strings (in a variable: '{name = "value"}')""")
     raise ValueError("expected a table of strings")
 
 

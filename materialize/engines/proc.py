@@ -44,6 +44,8 @@ def run(
         )
     except subprocess.TimeoutExpired as err:
         return Completed(args, 124, _text(err.stdout), _text(err.stderr) + f"\ntimed out after {timeout}s")
+    except OSError as err:  # the program is missing or cannot be executed: the shell's 127
+        return Completed(args, 127, "", f"cannot run {args[0]}: {err.strerror or err}")
     result = Completed(args, done.returncode, done.stdout, done.stderr)
     if done.returncode:
         log.debug("exit %s; stderr:\n%s", done.returncode, redact(done.stderr))
