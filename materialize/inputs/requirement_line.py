@@ -172,12 +172,16 @@ def _pep508(text: str) -> Parsed:
     if os.sep in parsed.name:
         raise LineError(f"{_short(text)!r} looks like a path, but it is not one")
     if parsed.url is None:
-        return Parsed("pep508", canonicalize_name(parsed.name), "", tuple(sorted(parsed.extras)),
+        return Parsed("pep508", canonicalize_name(parsed.name), "", _canonical_extras(parsed),
                             None if parsed.marker is None else str(parsed.marker))
     check_url(parsed.url)
     kind = "vcs" if parsed.url.lower().startswith(VCS_SCHEMES) else "url"
-    return Parsed(kind, canonicalize_name(parsed.name), parsed.url, tuple(sorted(parsed.extras)),
+    return Parsed(kind, canonicalize_name(parsed.name), parsed.url, _canonical_extras(parsed),
                         None if parsed.marker is None else str(parsed.marker))
+
+
+def _canonical_extras(parsed: Requirement) -> tuple[str, ...]:
+    return tuple(sorted({canonicalize_name(e) for e in parsed.extras}))
 
 
 def _path(path: str, extras: str, marker: str | None, base: Path) -> Parsed:
@@ -223,14 +227,14 @@ def _marker(text: str) -> str | None:
 
 def _strip_extras(text: str) -> tuple[str, str]:
     found = _EXTRAS.match(text)
-    return (found.group(1), found.group(2)) if found else (text, "")
+    return (found.group(1).rstrip(), found.group(2)) if found else (text, "")
 
 
 def _extras(text: str) -> tuple[str, ...]:
     if not text:
         return ()
     try:
-        return tuple(sorted(Requirement("placeholder" + text.lower()).extras))
+        return tuple(sorted(canonicalize_name(e) for e in Requirement("placeholder" + text.lower()).extras))
     except InvalidRequirement as err:
         raise LineError(f"invalid extras {_short(text)!r}") from err
 

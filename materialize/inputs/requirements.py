@@ -148,7 +148,7 @@ def _options(options, where: str, path: Path, result: RequirementsSet) -> None:
     if options.editables:
         raise LineError(f"editable installs ('-e {options.editables[0]}') make no sense in an environment "
                         "mounted into containers; drop '-e' to install the package normally")
-    unsupported = [f"--{name.replace('_', '-')}" for name in ("features_enabled", "config_settings")
+    unsupported = [requirement_line.FLAGS[name] for name in ("features_enabled", "config_settings")
                    if getattr(options, name)]
     unsupported += [f"--all-releases {v}" for v in options.all_releases if v != ":all:"]
     unsupported += [f"--only-final {v}" for v in options.only_final]
