@@ -100,7 +100,11 @@ def run(argv: list[str]) -> int:
     except SystemExit as exit_:  # --help, --version
         return int(exit_.code or 0)
     console = Console(quiet=args.quiet, verbose=args.verbose, as_json=args.json)
-    log_path = _logging(args.verbose)
+    return execute(args, console, argv, _logging(args.verbose))
+
+
+def execute(args: argparse.Namespace, console: Any, argv: list[str], log_path: Path | None = None) -> int:
+    """One parsed command: its exit code, the error printed; internal errors go to the run log."""
     try:
         from . import commands
 

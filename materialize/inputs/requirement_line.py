@@ -9,6 +9,7 @@ does the same with the same option table, and keeps ``${VAR}`` tokens as written
 
 from __future__ import annotations
 
+import functools
 import optparse
 import os
 import re
@@ -69,31 +70,45 @@ def _hash(option, opt_str, value, parser) -> None:
     parser.values.hashes.append(f"{algorithm}:{digest.lower()}")
 
 
+@functools.lru_cache(maxsize=1)
 def _parser() -> _Parser:
-    """pip's SUPPORTED_OPTIONS + SUPPORTED_OPTIONS_REQ (req_file.py), same spellings, same dests."""
+    """pip's SUPPORTED_OPTIONS + SUPPORTED_OPTIONS_REQ (req_file.py), same spellings, same dests.
+
+    Built once: every parse starts from `_fresh_values` (pip builds a parser per line because
+    optparse appends into shared default lists)."""
     parser = _Parser(add_help_option=False, usage=optparse.SUPPRESS_USAGE)
     add = parser.add_option
     add("-i", "--index-url", "--pypi-url", dest="index_url")
-    add("--extra-index-url", dest="extra_index_urls", action="append", default=[])
+    add("--extra-index-url", dest="extra_index_urls", action="append")
     add("--no-index", action="store_true", default=False)
-    add("-c", "--constraint", dest="constraints", action="append", default=[])
-    add("-r", "--requirement", dest="requirements", action="append", default=[])
-    add("-e", "--editable", dest="editables", action="append", default=[])
-    add("-f", "--find-links", dest="find_links", action="append", default=[])
+    add("-c", "--constraint", dest="constraints", action="append")
+    add("-r", "--requirement", dest="requirements", action="append")
+    add("-e", "--editable", dest="editables", action="append")
+    add("-f", "--find-links", dest="find_links", action="append")
     for flag in ("--no-binary", "--only-binary"):
         add(flag, dest=flag[2:].replace("-", "_"), action="callback", callback=_format_control, type="str")
     add("--prefer-binary", action="store_true", default=False)
     add("--require-hashes", action="store_true", default=False)
     add("--no-require-hashes", action="store_true", default=False)
     add("--pre", action="store_true", default=False)
-    add("--all-releases", dest="all_releases", action="append", default=[])
-    add("--only-final", dest="only_final", action="append", default=[])
-    add("--trusted-host", dest="trusted_hosts", action="append", default=[])
-    add("--use-feature", dest="features_enabled", action="append", default=[])
+    add("--all-releases", dest="all_releases", action="append")
+    add("--only-final", dest="only_final", action="append")
+    add("--trusted-host", dest="trusted_hosts", action="append")
+    add("--use-feature", dest="features_enabled", action="append")
     add("--hash", dest="hashes", action="callback", callback=_hash, type="str")
-    add("-C", "--config-settings", dest="config_settings", action="append", default=[])
-    parser.set_defaults(format_control=[], hashes=[])
+    add("-C", "--config-settings", dest="config_settings", action="append")
     return parser
+
+
+_LISTS = ("extra_index_urls", "constraints", "requirements", "editables", "find_links", "all_releases",
+          "only_final", "trusted_hosts", "features_enabled", "config_settings", "format_control", "hashes")
+
+
+def _fresh_values() -> optparse.Values:
+    values = optparse.Values(_parser().get_default_values().__dict__)
+    for name in _LISTS:
+        setattr(values, name, [])
+    return values
 
 
 def split(line: str) -> tuple[str, optparse.Values]:
@@ -105,7 +120,7 @@ def split(line: str) -> tuple[str, optparse.Values]:
         words = shlex.split(options)
     except ValueError as err:
         raise LineError(f"cannot split the options {_short(options)!r} ({err})") from err
-    values, extra = _parser().parse_args(words)
+    values, extra = _parser().parse_args(words, _fresh_values())
     if extra:
         raise LineError(f"{_short(' '.join(extra))!r} after the options is neither an option nor its value")
     return args, values
@@ -197,6 +212,9 @@ def _path(path: str, extras: str, marker: str | None, base: Path) -> Parsed:
         raise LineError(f"{_short(path)!r}: no such {what} {_short(str(target.resolve()))}")
     if not is_dir and not archive:
         raise LineError(f"{_short(path)!r} is a file but not a package archive (.whl, .tar.gz, .zip, ...)")
+    if is_dir and not any((target / marker).is_file() for marker in ("pyproject.toml", "setup.py")):
+        raise LineError(f"{_short(path)!r}: {_short(str(target.resolve()))} is not installable: neither "
+                        "'setup.py' nor 'pyproject.toml' found")
     name = _wheel_name(Path(expanded).name) if expanded.lower().endswith(".whl") else None
     return Parsed("path", name, path, _extras(extras), marker)
 
