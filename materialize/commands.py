@@ -23,22 +23,27 @@ def _settings(project: Path, flags: dict[str, Any]):
 def _lockfile_path(args: argparse.Namespace, settings=None, *, must_exist: bool = False) -> Path:
     """``--lockfile`` is relative to the working directory, as every path argument; the `lockfile`
     setting is relative to the project (or to the config file that sets it)."""
+    from . import files
+
     if args.lockfile is not None:
-        path, source = args.lockfile.resolve(), "--lockfile, relative to the working directory"
+        source = "--lockfile, relative to the working directory"
+        path = files.resolve(args.lockfile, f"lockfile {args.lockfile} ({source})")
     else:
         name = settings["lockfile"] if settings is not None else LOCKFILE_NAME
-        path = (args.project / name).resolve()
         source = f"setting lockfile, {settings.source('lockfile')}" if settings is not None else "the default"
-    if path.is_dir():
-        raise InputError(f"lockfile {path} ({source}) is a directory", hint="name a file, e.g. materialize-lock.yml")
-    parent = next((p for p in path.parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise InputError(f"lockfile {path} ({source}): {parent} is a file, not a directory")
-    if must_exist and not path.exists():
+        path = files.resolve(args.project / name, f"lockfile {name} ({source})")
+    shown = f"lockfile {files.short(str(path))} ({source})"
+    kind = files.probe(path, shown)
+    if kind == "directory":
+        raise InputError(f"{shown} is a directory", hint="name a file, e.g. materialize-lock.yml")
+    parent = next((p for p in path.parents if files.probe(p, shown) != "missing"), None)
+    if parent is not None and files.probe(parent, shown) != "directory":
+        raise InputError(f"{shown}: {parent} is a file, not a directory")
+    if must_exist and kind == "missing":
         hint = "run 'materialize lock' first"
-        beside = (args.project / args.lockfile).resolve() if args.lockfile is not None else None
-        if beside is not None and beside != path and beside.is_file():
-            hint = f"did you mean --lockfile {beside}?"
+        beside = (args.project / args.lockfile) if args.lockfile is not None else None
+        if beside is not None and beside.resolve() != path and files.probe(beside, shown) == "file":
+            hint = f"did you mean --lockfile {beside.resolve()}?"
         raise InputError(f"{path}: no lockfile here ({source})", hint=hint)
     return path
 
@@ -50,10 +55,12 @@ def check_prefix(prefix: Path, *, writable: bool) -> None:
         if prefix == Path(root) or Path(root) in prefix.parents:
             raise InputError(f"{shown}: is under {root}, a filesystem the kernel makes up; an environment "
                              "cannot be built there", hint="choose a directory such as /opt/env")
-    if prefix.exists() and not prefix.is_dir():
+    from . import files
+
+    if files.probe(prefix, shown) not in ("missing", "directory"):
         raise InputError(f"{shown}: is a file, not a directory", hint="remove it, or choose another path")
-    existing = next(p for p in (prefix, *prefix.parents) if p.exists())
-    if not existing.is_dir():
+    existing = next(p for p in (prefix, *prefix.parents) if files.probe(p, shown) != "missing")
+    if files.probe(existing, shown) != "directory":
         raise InputError(f"{shown}: {existing} is a file, so no directory can be made under it")
     if not writable:
         return

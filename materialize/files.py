@@ -55,6 +55,30 @@ def read_bytes(path: Path, shown: str | None = None) -> bytes:
     return data
 
 
+def probe(path: Path | str, shown: str) -> str:
+    """"missing", "directory", "file" or "other" (a FIFO, a device); a path that cannot even be looked
+    at (too long, a symlink loop, no permission, a NUL) is an `InputError` naming ``shown``."""
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    except ValueError as err:
+        raise InputError(f"{shown}: the path contains a NUL character") from err
+    except OSError as err:
+        raise InputError(f"{shown}: cannot be looked at ({err.strerror or type(err).__name__})") from err
+    return "directory" if stat.S_ISDIR(info.st_mode) else "file" if stat.S_ISREG(info.st_mode) else "other"
+
+
+def resolve(path: Path | str, shown: str) -> Path:
+    """``path`` made absolute with links resolved; a symlink loop or an unusable path is an `InputError`."""
+    try:
+        return Path(path).expanduser().resolve()
+    except RuntimeError as err:
+        raise InputError(f"{shown}: a symlink loop") from err
+    except (OSError, ValueError) as err:
+        raise InputError(f"{shown}: not a usable path ({getattr(err, 'strerror', None) or err})") from err
+
+
 def read_text(path: Path, shown: str | None = None, *, pip_rules: bool = False) -> str:
     """UTF-8 text (a UTF-8 BOM is dropped). With ``pip_rules``, as pip decodes a requirements file:
     a UTF-8/16/32 BOM, else a PEP 263 ``# coding: X`` line among the first two, else UTF-8."""
@@ -93,6 +117,11 @@ def _declared_encoding(data: bytes) -> str | None:
             if found:
                 return found.group(1).decode("ascii")
     return None
+
+
+def short(text: str, limit: int = 200) -> str:
+    """At most ``limit`` characters of a user's text (a path, a line) for a message."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _too_large(shown: str, size: int) -> InputError:

@@ -226,12 +226,12 @@ def _set(settings: Settings, setting: Setting, raw: Any, source: str, path: Path
 def _anchor(value: Any, base: Path, key: str) -> Any:
     """Make file paths in a config file relative to that file's folder."""
     if key == "core-sets":
-        return {name: str((base / p).resolve()) for name, p in value.items()}
+        return {name: str(files.resolve(base / p, f"core-sets.{name[:40]}")) for name, p in value.items()}
     if key == "channels":  # a local folder is relative to the config file that names it
-        return [str((base / Path(c).expanduser()).resolve()) if c.startswith(("./", "../")) or c in (".", "..")
+        return [str(files.resolve(base / c, f"channel {c[:80]!r}")) if c.startswith(("./", "../")) or c in (".", "..")
                 else c for c in value]
     if isinstance(value, str) and key in ("core-requirements", "lockfile"):
-        return str((base / value).resolve()) if not Path(value).is_absolute() else value
+        return str(files.resolve(base / value, f"{key} {value[:80]!r}")) if not Path(value).is_absolute() else value
     return value
 
 

@@ -91,7 +91,9 @@ def channel_url(channel: str) -> str:
     if "://" in channel:
         return channel.rstrip("/")
     if channel in (".", "..", "~") or channel.startswith(("/", "./", "../", "~/")):
-        return Path(channel).expanduser().resolve().as_uri()  # never the public host for a path
+        from .. import files
+
+        return files.resolve(channel, f"channel {channel[:80]!r}").as_uri()  # never the public host for a path
     return CHANNEL_ALIAS + channel.strip("/")
 
 

@@ -128,7 +128,8 @@ def _channel_and_subdir(channel: str, project: Path | None) -> tuple[str, str | 
         channel, subdir = head, last
     if is_local_path(channel):
         folder = Path(os.path.expanduser(channel))
-        channel = (folder if folder.is_absolute() else (project or Path.cwd()) / folder).resolve().as_uri()
+        channel = files.resolve(folder if folder.is_absolute() else (project or Path.cwd()) / folder,
+                                f"channel {channel[:80]!r}").as_uri()
     return channel, subdir
 
 

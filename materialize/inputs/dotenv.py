@@ -13,6 +13,7 @@ from ..errors import InputError
 from ..secrets import register
 
 FILENAME = ".env"
+MAX_VALUE = 64 * 1024
 _LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 
 
@@ -28,6 +29,8 @@ def read(path: Path) -> dict[str, str]:
         if not match:
             raise InputError.at(path, number, "expected KEY=VALUE")
         value = match.group(2)
+        if len(value) > MAX_VALUE:  # shlex reads a character at a time: a megabyte would take seconds
+            raise InputError.at(path, number, f"the value of {match.group(1)} is longer than {MAX_VALUE // 1024} KiB")
         try:
             words = shlex.split(value, comments=True) if value else [""]
         except ValueError as err:

@@ -54,9 +54,9 @@ def _find_link(value: str, path: Path, where: str) -> str:
     if "://" in value or "${" in value:
         return value
     folder = path.parent / value
-    if not folder.exists():
+    if files.probe(folder, f"{where}: find-links {value[:80]}") == "missing":
         raise InputError(f"{where}: find-links {value}: no such directory {folder}")
-    return str(folder.resolve())
+    return str(files.resolve(folder, f"{where}: find-links {value[:80]}"))
 
 
 def _flag(value: str, key: str, where: str) -> str:

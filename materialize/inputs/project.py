@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import conda_specs, dotenv, pip_config, requirements
+from .. import files
 from ..errors import InputError
 from .indexes import Indexes, combine
 from .requirements import RequirementsSet
@@ -73,14 +74,14 @@ def load_core(settings: Settings, project_root: Path) -> tuple[RequirementsSet, 
     if isinstance(explicit, str):
         path = Path(explicit)
         if not path.is_absolute():
-            path = (project_root / path).resolve()
+            path = files.resolve(project_root / path, f"core-requirements ({settings.source('core-requirements')})")
         if not _present(path):
             raise InputError(f"core-requirements ({settings.source('core-requirements')}): {path}: no such file")
         return requirements.parse_file(path, path.parent), f"core ({path.name})"
     name = settings["core"]
     sets = dict(settings["core-sets"])
     path = Path(sets[name]) if name in sets else BUILTIN_CORE_SETS / f"{name}.txt"
-    if not path.is_file():
+    if files.probe(path, f"core set {name[:80]!r} ({settings.source('core')})") != "file":
         known = sorted(set(sets) | {p.stem for p in BUILTIN_CORE_SETS.glob("*.txt")})
         raise InputError(f"core set {name!r} ({settings.source('core')}) does not exist; known: {', '.join(known)}")
     return requirements.parse_file(path, path.parent), f"core set {name!r}"

@@ -22,6 +22,9 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from .. import files
+from ..errors import InputError
+
 VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 _URL_SCHEMES = ("http", "https", "file", "ftp", "git", "svn")
@@ -202,19 +205,22 @@ def _canonical_extras(parsed: Requirement) -> tuple[str, ...]:
 def _path(path: str, extras: str, marker: str | None, base: Path) -> Parsed:
     expanded = VAR.sub("x", path)
     target = Path(base) / expanded
+    shown = f"{_short(path)!r}"
     try:
-        exists, is_dir = target.exists(), target.is_dir()
-    except (OSError, ValueError) as err:
-        raise LineError(f"{_short(path)!r}: cannot look at {_short(str(target))} ({err})") from err
+        kind = files.probe(target, shown)
+        absolute = files.resolve(target, shown)
+        installable = kind == "directory" and any(files.probe(target / m, shown) == "file"
+                                                  for m in ("pyproject.toml", "setup.py"))
+    except InputError as err:
+        raise LineError(err.message) from err
     archive = expanded.lower().endswith(_ARCHIVES)
-    if not exists:
-        what = "file" if archive else "directory"
-        raise LineError(f"{_short(path)!r}: no such {what} {_short(str(target.resolve()))}")
-    if not is_dir and not archive:
-        raise LineError(f"{_short(path)!r} is a file but not a package archive (.whl, .tar.gz, .zip, ...)")
-    if is_dir and not any((target / marker).is_file() for marker in ("pyproject.toml", "setup.py")):
-        raise LineError(f"{_short(path)!r}: {_short(str(target.resolve()))} is not installable: neither "
-                        "'setup.py' nor 'pyproject.toml' found")
+    if kind == "missing":
+        raise LineError(f"{shown}: no such {'file' if archive else 'directory'} {_short(str(absolute))}")
+    if kind != "directory" and not archive:
+        raise LineError(f"{shown} is a file but not a package archive (.whl, .tar.gz, .zip, ...)")
+    if kind == "directory" and not installable:
+        raise LineError(f"{shown}: {_short(str(absolute))} is not installable: neither 'setup.py' nor "
+                        "'pyproject.toml' found")
     name = _wheel_name(Path(expanded).name) if expanded.lower().endswith(".whl") else None
     return Parsed("path", name, path, _extras(extras), marker)
 

@@ -76,10 +76,7 @@ def parse_file(path: Path, project: Path, *, constraint: bool = False, into: Req
                _stack: tuple[Path, ...] = (), _included_at: str | None = None) -> RequirementsSet:
     """Read ``path`` and its -r/-c includes; ``project`` is where relative paths and names start."""
     result = into if into is not None else RequirementsSet()
-    try:
-        path = path.resolve()
-    except (OSError, RuntimeError, ValueError) as err:  # a symlink loop, a NUL in the name
-        raise InputError(f"{_included_at or path.name}: {path}: cannot be resolved ({err})") from err
+    path = files.resolve(path, f"{_included_at}: {path.name[:80]}" if _included_at else path.name[:80])
     source = _rel(path, project)
     if path in _stack:
         raise InputError(f"{_included_at}: {source} includes itself (through {_rel(_stack[-1], project)})")
@@ -179,9 +176,12 @@ def _find_link(value: str, requirements_file: Path) -> str:
     if _URL.match(value) or _VAR.search(value):
         return value
     folder = requirements_file.parent / value
-    if not folder.exists():
-        raise LineError(f"--find-links {value}: no such directory {folder}")
-    return str(folder.resolve())
+    try:
+        if files.probe(folder, f"--find-links {value[:80]}") == "missing":
+            raise LineError(f"--find-links {value}: no such directory {folder}")
+        return str(files.resolve(folder, f"--find-links {value[:80]}"))
+    except InputError as err:
+        raise LineError(err.message) from err
 
 
 def _entry(args: str, options, number: int, source: str, project: Path, constraint: bool) -> Entry:
