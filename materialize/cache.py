@@ -30,6 +30,8 @@ class LockTimeoutError(MaterializeError):
 def root() -> Path:
     configured = os.environ.get(CACHE_ENV)
     if configured:
+        if len(configured) > 4096:
+            raise InputError(f"{CACHE_ENV}: a path of {len(configured)} characters is longer than any filesystem allows")
         try:
             return Path(configured).expanduser().resolve()
         except (OSError, RuntimeError) as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,11 @@ def _lockfile_path(args: argparse.Namespace, settings=None, *, must_exist: bool 
 
     if args.lockfile is not None:
         source = "--lockfile, relative to the working directory"
-        path = files.resolve(args.lockfile, f"lockfile {args.lockfile} ({source})")
+        path = Path(os.path.abspath(args.lockfile))  # named as given: a link is followed only to read it
     else:
         name = settings["lockfile"] if settings is not None else LOCKFILE_NAME
         source = f"setting lockfile, {settings.source('lockfile')}" if settings is not None else "the default"
-        path = files.resolve(args.project / name, f"lockfile {name} ({source})")
+        path = Path(os.path.abspath(args.project / name))
     shown = f"lockfile {files.short(str(path))} ({source})"
     kind = files.probe(path, shown)
     if kind == "directory":
@@ -64,8 +65,6 @@ def check_prefix(prefix: Path, *, writable: bool) -> None:
         raise InputError(f"{shown}: {existing} is a file, so no directory can be made under it")
     if not writable:
         return
-    import os
-
     if os.statvfs(existing).f_flag & os.ST_RDONLY:
         raise InputError(f"{shown}: {existing} is on a read-only filesystem",
                          hint="choose a writable path (build there, then mount it read-only where it is used)")

@@ -119,10 +119,13 @@ def split(line: str) -> tuple[str, optparse.Values]:
     tokens = line.split(" ")
     index = next((i for i, token in enumerate(tokens) if token.startswith("-")), len(tokens))
     args, options = " ".join(tokens[:index]), " ".join(tokens[index:])
-    try:
-        words = shlex.split(options)
-    except ValueError as err:
-        raise LineError(f"cannot split the options {_short(options)!r} ({err})") from err
+    if not any(c in options for c in "'\"\\"):  # what shlex would do, without its character-at-a-time loop
+        words = [word for word in re.split(r"[ \t\r\n]+", options) if word]
+    else:
+        try:
+            words = shlex.split(options)
+        except ValueError as err:
+            raise LineError(f"cannot split the options {_short(options)!r} ({err})") from err
     values, extra = _parser().parse_args(words, _fresh_values())
     if extra:
         raise LineError(f"{_short(' '.join(extra))!r} after the options is neither an option nor its value")

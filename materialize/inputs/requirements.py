@@ -9,6 +9,7 @@ joined, stripped of comments and split into requirement and options exactly as p
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,8 +77,8 @@ def parse_file(path: Path, project: Path, *, constraint: bool = False, into: Req
                _stack: tuple[Path, ...] = (), _included_at: str | None = None) -> RequirementsSet:
     """Read ``path`` and its -r/-c includes; ``project`` is where relative paths and names start."""
     result = into if into is not None else RequirementsSet()
-    path = files.resolve(path, f"{_included_at}: {path.name[:80]}" if _included_at else path.name[:80])
-    source = _rel(path, project)
+    source = _rel(Path(os.path.abspath(path)), project)  # as the user named it, not where its links lead
+    path = files.resolve(path, f"{_included_at}: {files.short(source)}" if _included_at else files.short(source))
     if path in _stack:
         raise InputError(f"{_included_at}: {source} includes itself (through {_rel(_stack[-1], project)})")
     data = files.read_bytes(path, f"{_included_at}: {source}" if _included_at else source)
@@ -131,7 +132,7 @@ def _parse_line(line: str, number: int, path: Path, source: str, project: Path, 
             return
         _options(options, where, path, result)
     except LineError as err:
-        raise InputError(f"{where}: {err}") from err
+        raise InputError(f"{where}: {files.short(str(err), 300)}") from err
     for include, is_constraint in [(r, False) for r in options.requirements] + [(c, True) for c in options.constraints]:
         if _URL.match(include):
             raise InputError(f"{where}: {include!r}: requirements files over the network are not read; "
