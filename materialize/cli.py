@@ -143,7 +143,7 @@ def _internal(console: Any, args: argparse.Namespace, err: Exception, log_path: 
     import logging
     import traceback
 
-    logging.getLogger("materialize").error("internal error", exc_info=err)
+    logging.getLogger("materialize").debug("internal error", exc_info=err)
     if args.verbose:
         traceback.print_exception(type(err), err, err.__traceback__)
     text = str(err)
@@ -152,8 +152,8 @@ def _internal(console: Any, args: argparse.Namespace, err: Exception, log_path: 
              "no run log could be written (the cache folder is not writable); re-run with -v for the traceback")
     console.error(f"internal error: {type(err).__name__}: {text}\n{where}",
                   "this is a bug in materialize: please report it with that log")
-    console.envelope(args.command, 1, {"log": str(log_path) if log_path else None},
-                     [{"kind": "internal", "message": f"{type(err).__name__}: {text}", "hint": where}])
+    console.envelope(args.command, 1, None, [{"kind": "internal", "message": f"{type(err).__name__}: {text}",
+                                              "hint": where}])
     return 1
 
 

@@ -201,3 +201,36 @@ def _read_all(fd: int) -> str:
             break
         chunks.append(chunk)
     return b"".join(chunks).decode(errors="replace")
+
+
+@pytest.fixture
+def own_logging(monkeypatch):
+    """cli.run adds its log handlers to the root logger: give it a list of its own for one test."""
+    import logging
+
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+
+
+def test_an_internal_error_names_the_run_log_holding_its_traceback(tmp_path, monkeypatch, capsys, own_logging):
+    from materialize import cli, commands
+
+    def broken(args, console):
+        raise ZeroDivisionError("a bug planted by the test")
+
+    monkeypatch.setattr(commands, "config", broken)
+    assert cli.run(["config", str(tmp_path)]) == 1
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("error: internal error: ZeroDivisionError: a bug planted by the test\n")
+    log = Path(stderr.split("the traceback is in the run log ", 1)[1].splitlines()[0])
+    assert "Traceback" in log.read_text() and "a bug planted by the test" in log.read_text()
+    assert "hint: this is a bug in materialize: please report it with that log" in stderr
+
+
+def test_an_internal_error_without_a_run_log_says_so(tmp_path, monkeypatch, capsys, own_logging):
+    from materialize import cli, commands
+
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("MATERIALIZE_CACHE_DIR", str(tmp_path / "afile"))
+    monkeypatch.setattr(commands, "config", lambda args, console: 1 / 0)
+    assert cli.run(["config", str(tmp_path)]) == 1
+    assert "no run log could be written (the cache folder is not writable); re-run with -v" in capsys.readouterr().err

@@ -202,6 +202,7 @@ class CaseRunner:
         self._parser = cli.build_parser()  # argparse parsers are reusable; building one costs ~14 ms
         self._errors = _Capture()
         logging.getLogger("materialize").addHandler(self._errors)
+        logging.getLogger("materialize").setLevel(logging.DEBUG)
 
     def run(self, case) -> Outcome:
         from materialize.ui import Console
@@ -244,11 +245,11 @@ class CaseRunner:
 
 class _Capture(logging.Handler):
     def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+        super().__init__(logging.DEBUG)
         self.last = ""
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info:
+        if record.exc_info and record.getMessage() == "internal error":
             self.last = "".join(traceback.format_exception(*record.exc_info))
 
 
