@@ -147,6 +147,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     text = files.read_text(path, str(path))
     try:
         data = tomllib.loads(text)
+    except RecursionError as err:
+        raise InputError.at(path, None, "not valid TOML (nested too deeply)") from err
     except tomllib.TOMLDecodeError as err:
         line = getattr(err, "lineno", None)
         message = str(err.args[0] if err.args else err)[:200]
@@ -191,6 +193,8 @@ def _from_env(setting: Setting, text: str) -> Any:
         return text
     try:
         return tomllib.loads(f"value = {text}")["value"]
+    except RecursionError as err:
+        raise InputError(f"env {setting.env_var}: nested too deeply") from err
     except tomllib.TOMLDecodeError as err:
         kind = "array" if text.lstrip().startswith("[") else "inline table"
         raise InputError(f"env {setting.env_var}: not a TOML {kind} ({str(err)[:120]})",

@@ -20,6 +20,7 @@ from ..errors import InputError
 from ..platforms import KNOWN
 
 FILENAME = "conda-packages.txt"
+MAX_SPEC = 16 * 1024  # no package spec is this long; rattler takes ~100 times a spec's size to parse it
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 _BUILD = re.compile(r"^[A-Za-z0-9_.+*]+$")
 _PLATFORM = re.compile(r"^#\s*platform\s*:\s*(\S+)\s*$")
@@ -79,6 +80,8 @@ def parse_text(text: str, source: str = FILENAME, project: Path | None = None) -
 def parse_spec(line: str, number: int, source: str = FILENAME, project: Path | None = None) -> CondaSpec:
     """Parse one spec with rattler's lenient MatchSpec, then refuse what conda would refuse."""
     shown = _short(line)
+    if len(line) > MAX_SPEC:
+        raise InputError.at(source, number, f"{shown}: a spec longer than {MAX_SPEC // 1024} KiB")
     if line.strip() == "@EXPLICIT" or "://" in line.split("::", 1)[0] and "::" not in line:
         raise InputError.at(source, number, f"{shown}: this is the @EXPLICIT format (`conda list --explicit`): "
                             "exact package URLs for one platform, with nothing left to solve; materialize "

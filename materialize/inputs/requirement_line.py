@@ -30,10 +30,10 @@ VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 _URL_SCHEMES = ("http", "https", "file", "ftp", "git", "svn")
 _ARCHIVES = (".whl", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma", ".zip", ".tar.gz",
              ".tgz", ".tar")
-_EXTRAS = re.compile(r"^(.+)(\[[^\]]+\])$")
 _EGG = re.compile(r"[#&]egg=([^&]*)")
 STRONG_HASHES = ("sha256", "sha384", "sha512")
 _HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+MAX_WORDS = 10_000
 NO_OP = ("require_hashes", "no_require_hashes")  # every locked artifact is hashed anyway
 FLAGS = {"index_url": "--index-url", "extra_index_urls": "--extra-index-url", "no_index": "--no-index",
          "constraints": "-c", "requirements": "-r", "editables": "-e", "find_links": "--find-links",
@@ -126,6 +126,8 @@ def split(line: str) -> tuple[str, optparse.Values]:
             words = shlex.split(options)
         except ValueError as err:
             raise LineError(f"cannot split the options {_short(options)!r} ({err})") from err
+    if len(words) > MAX_WORDS:  # optparse takes each word off the front of a list: quadratic in their number
+        raise LineError(f"{len(words)} options and values on one line; materialize reads at most {MAX_WORDS}")
     values, extra = _parser().parse_args(words, _fresh_values())
     if extra:
         raise LineError(f"{_short(' '.join(extra))!r} after the options is neither an option nor its value")
@@ -253,8 +255,17 @@ def _marker(text: str) -> str | None:
 
 
 def _strip_extras(text: str) -> tuple[str, str]:
-    found = _EXTRAS.match(text)
-    return (found.group(1).rstrip(), found.group(2)) if found else (text, "")
+    """pip's ``re.match(r"^(.+)(\[[^\]]+\])$", path)``, without its quadratic backtracking on ``[[[[``."""
+    if not text.endswith("]"):
+        return text, ""
+    at = len(text) - 1
+    while True:
+        at = text.rfind("[", 0, at)
+        inner = text[at + 1:-1]
+        if at < 1 or "]" in inner:
+            return text, ""
+        if inner:
+            return text[:at].rstrip(), text[at:]
 
 
 def _extras(text: str) -> tuple[str, ...]:

@@ -23,7 +23,6 @@ from .requirement_line import VAR as _VAR, LineError
 
 FILENAME = "requirements.txt"
 _USERINFO = re.compile(r"://([^/@\s]+)@")
-_COMMENT = re.compile(r"(^|\s+)#.*$")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -104,22 +103,30 @@ def logical_lines(text: str):
     buffer: list[str] = []
     start = 0
     for number, raw in enumerate(text.splitlines(), start=1):
-        if raw.endswith("\\") and not _COMMENT.match(raw):
+        comment = raw.lstrip().startswith("#")  # pip's COMMENT_RE.match
+        if raw.endswith("\\") and not comment:
             if not buffer:
                 start = number
             buffer.append(raw.strip("\\"))
             continue
-        if _COMMENT.match(raw):
-            raw = " " + raw
-        joined, first = ("".join(buffer) + raw, start) if buffer else (raw, number)
+        joined, first = ("".join(buffer) + (" " + raw if comment else raw), start) if buffer else (raw, number)
         buffer = []
-        stripped = _COMMENT.sub("", joined).strip()
+        stripped = _strip_comment(joined).strip()
         if stripped:
             yield first, stripped
     if buffer:
-        stripped = _COMMENT.sub("", "".join(buffer)).strip()
+        stripped = _strip_comment("".join(buffer)).strip()
         if stripped:
             yield start, stripped
+
+
+def _strip_comment(line: str) -> str:
+    """pip's ``COMMENT_RE.sub("", line)``: a ``#`` at the start or after white space ends the line.
+    (The regex backtracks quadratically on a long run of spaces; this does not.)"""
+    at = line.find("#")
+    while at > 0 and not line[at - 1].isspace():
+        at = line.find("#", at + 1)
+    return line if at < 0 else line[:at]
 
 
 def _parse_line(line: str, number: int, path: Path, source: str, project: Path, constraint: bool,
