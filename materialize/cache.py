@@ -16,10 +16,15 @@ CONDA_ARCHIVES = "conda-archives-v1"  # <sha256>/<file name>: verified conda pac
 RATTLER = "rattler-v1"  # rattler's own package cache (extracted packages)
 WHEELS = "wheels-v1"  # <sha256>/<file name>: verified PyPI artifacts of lockfiles (what `fetch` warms)
 UV = "uv-v1"  # UV_CACHE_DIR
+UV_RESOLVE = "uv-resolve-py{minor}-v1"  # UV_CACHE_DIR of a resolve whose sdist metadata Python {minor} builds
 CONDA_DISTS = "conda-dists-v1"  # <sha256>.json: the Python distributions a conda archive ships
 CONDA_RECORDS = "conda-records-v1"  # <sha256>.json: a conda archive's index.json, as rattler read it
+BUILD_PYTHONS = "build-pythons-v1"  # <key>/: a locked conda python linked to build sdist metadata (resolve/)
 VERIFIED = "verified-v1"  # <bucket>/<sha256>.json: the stat of a cache entry when it was last hashed (fetch.py)
-BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, VERIFIED)
+CONDA_CONTENTS = "conda-contents-v1"  # <sha256>.json: a conda archive's info/ and every member's digest
+WHEEL_CONTENTS = "wheel-contents-v1"  # <sha256>.json: a wheel's members and their digests
+BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, BUILD_PYTHONS, VERIFIED, CONDA_CONTENTS,
+           WHEEL_CONTENTS)
 
 
 class LockTimeoutError(MaterializeError):

@@ -49,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--prefix", required=True, type=Path, help="the environment directory")
     install.add_argument("--offline", action="store_true", help="use only the cache")
     install.add_argument("--locked", action="store_true", help="exit 7 when the inputs changed since the lock")
+    install.add_argument("--repair", action="store_true",
+                         help="check every file against the lock's artifacts and restore whatever drifted")
 
-    verify = sub.add_parser("verify", parents=[common], help="check a prefix against its lockfile and manifest")
+    verify = sub.add_parser("verify", parents=[common], help="check a prefix against its lockfile and expected state")
     _project_args(verify)
     verify.add_argument("--prefix", required=True, type=Path)
 
@@ -78,12 +80,17 @@ def _project_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    try:
-        code = run(sys.argv[1:] if argv is None else argv)
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:  # `materialize diff ... | head`: the reader left; nothing more to say
-        code = 0
+    from .ui import silence
+
+    for name in ("stdout", "stderr"):  # started with the stream closed (`>&-`): write to nowhere
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))
+    code = run(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # the reader may have left (`| head`): the code stands
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            silence(stream)
     os._exit(code)
 
 
@@ -113,8 +120,6 @@ def execute(args: argparse.Namespace, console: Any, argv: list[str], log_path: P
         return _fail(console, args.command, err)
     except KeyboardInterrupt:
         return _interrupted(console, args, argv)
-    except BrokenPipeError:
-        raise
     except Exception as err:  # a bug: keep the traceback where it can be read
         return _internal(console, args, err, log_path)
     console.envelope(args.command, 0, data, [])

@@ -84,13 +84,13 @@ def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
              "core-requirements": str(Path(args.core_requirements).resolve()) if args.core_requirements else None,
              "core": args.core}
     settings = _settings(args.project, flags)
-    project = projects.load(args.project, settings)
     path = _lockfile_path(args, settings)
+    if args.check:
+        return _check_fresh(args.project, settings, path, args.platforms or [])
+    project = projects.load(args.project, settings)
     platforms = locking.target_platforms(args.platforms or [], settings, path)
     options = locking.LockOptions(project, settings, path, platforms, upgrade=args.upgrade,
                                   upgrade_packages=tuple(args.upgrade_package))
-    if args.check:
-        return _check_fresh(options)
     console.progress("locking ...")
     report = locking.lock(options)
     console.done_progress()
@@ -100,19 +100,26 @@ def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             "warnings": report.warnings,
             "python_changes": {p: {"old": o, "new": n} for p, (o, n) in report.python_changes.items()},
             "core_changes": {p: [{"name": n, "old": o, "new": v} for n, o, v in rows]
-                             for p, rows in report.core_changes.items()}}
+                             for p, rows in report.core_changes.items()},
+            "build_python": {p: c.as_data(report.built.get(p, [])) for p, c in report.build_pythons.items()}}
 
 
-def _check_fresh(options) -> dict[str, Any]:
-    from .resolve import lock as locking
+def _check_fresh(project_dir: Path, settings, path: Path, platforms: list[str]) -> dict[str, Any]:
+    """Exit 7 when the inputs changed since the lock. Settings given now are compared; those given
+    only at lock time (a --channel flag, say) are taken from the lockfile: like with like."""
     from . import lockfile
+    from .inputs import project as projects
+    from .resolve import lock as locking
 
-    lock_data = lockfile.read(options.lockfile)
+    lock_data = lockfile.read(path)
+    settings = settings.under(lock_data.settings)
+    project = projects.load(project_dir, settings)
+    options = locking.LockOptions(project, settings, path, locking.target_platforms(platforms, settings, path))
     for platform in options.platforms:
         if lock_data.content_hash.get(platform) != locking.content_hash(options, platform):
-            raise StaleLockError(f"{options.lockfile.name} is out of date for {platform}: the inputs changed "
+            raise StaleLockError(f"{path.name} is out of date for {platform}: the inputs changed "
                                  "since it was written", hint="run 'materialize lock'")
-    return {"lockfile": str(options.lockfile), "fresh": True}
+    return {"lockfile": str(path), "fresh": True}
 
 
 def _render_lock(report, console: Console) -> None:
@@ -131,6 +138,8 @@ def _render_lock(report, console: Console) -> None:
         conda, pip = report.lock.for_platform(platform)
         console.out(f"Locked {platform}: Python {report.lock.python.get(platform)}, {len(conda)} conda and "
                     f"{len(pip)} PyPI packages -> {report.lockfile}")
+        for line in report.build_notes(platform):
+            console.out(f"  {line}")
 
 
 def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -145,7 +154,7 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             lock_digest = lockfile.file_digest(path)
         except FileNotFoundError:
             lock_digest = ""
-        if lock_digest and prefix_state.is_fresh(prefix, lock_digest, __version__):
+        if lock_digest and not args.repair and prefix_state.is_current(prefix, lock_digest, __version__):
             console.out(f"{prefix} is up to date with {path.name}")
             return {"prefix": str(prefix), "status": "up-to-date", "platform": platforms.host()}
     from .prefix import install as installing
@@ -158,20 +167,16 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     if args.locked:
         _require_fresh(args, settings, path)
     report = installing.install(installing.InstallOptions(path, prefix, args.project.resolve(), settings,
-                                                          offline=args.offline), console)
+                                                          offline=args.offline, repair=args.repair), console)
     for line in report.lines():
         console.out(line)
     return report.as_data()
 
 
 def _require_fresh(args: argparse.Namespace, settings, path: Path) -> None:
-    from .resolve import lock as locking
     from . import platforms
-    from .inputs import project as projects
 
-    project = projects.load(args.project, settings)
-    options = locking.LockOptions(project, settings, path, [platforms.host()])
-    _check_fresh(options)
+    _check_fresh(args.project, settings, path, [platforms.host()])
 
 
 def verify(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -220,7 +225,11 @@ def export(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         console.info(f"Wrote {args.output} ({args.format}, {done.platform}): {done.conda} conda and "
                      f"{done.pypi} PyPI packages")
     elif not args.json:
-        print(done.text, end="", flush=True)
+        import sys
+
+        from .ui import write
+
+        write(sys.stdout, done.text)
     return {"format": args.format, "platform": done.platform, "lockfile": str(lockfile_path),
             "output": str(args.output.resolve()) if args.output else None,
             "text": None if args.output else done.text,

@@ -60,7 +60,7 @@ class FetchError(MaterializeError):
 
 
 class IntegrityError(MaterializeError):
-    """A hash mismatch, a tampered lockfile or a prefix that drifted from its manifest."""
+    """A hash mismatch, a tampered lockfile or a prefix that drifted from its expected state."""
 
     exit_code = 6
     kind = "integrity"

@@ -102,6 +102,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("virtual-packages", {}, _virtual, "virtual package overrides, e.g. __glibc = \"2.28\", __cuda = \"12.4\""),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
+RECORDED = ("channels", "python", "core", "core-requirements", "core-sets", "index-strategy", "virtual-packages")
 
 
 # Layer ranks: a larger rank is more specific.
@@ -131,6 +132,19 @@ class Settings:
 
     def rows(self) -> list[tuple[str, Any, str]]:
         return [(key, r.value, r.source) for key, r in self.values.items()]
+
+    def recorded(self) -> dict[str, Any]:
+        """What a lockfile records of the settings it was made with (those that shape a lock)."""
+        return {key: self[key] for key in RECORDED}
+
+    def under(self, recorded: Mapping[str, Any]) -> "Settings":
+        """These settings, where nothing more specific than a default is given now taking the value a
+        lockfile was made with: `--channel URL` at lock time is not repeated by `install --locked`."""
+        values = dict(self.values)
+        for key, value in recorded.items():
+            if key in values and values[key].rank == DEFAULT:
+                values[key] = Resolved(value, "the lockfile", DEFAULT)
+        return Settings(values)
 
 
 def config_files() -> list[tuple[str, Path]]:

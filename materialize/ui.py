@@ -15,6 +15,26 @@ from .secrets import redact
 JSON_VERSION = 1
 
 
+def write(stream, text: str) -> None:
+    """Write and flush; when the reader went away (``| head -1``, a closed terminal), drop the rest
+    of this stream's output and carry on: the command's exit code is its result, whatever happens
+    to its output."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        silence(stream)
+
+
+def silence(stream) -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 class Console:
     def __init__(self, *, quiet: bool = False, verbose: int = 0, as_json: bool = False) -> None:
         self.quiet, self.verbose, self.as_json = quiet, verbose, as_json
@@ -25,20 +45,20 @@ class Console:
     def out(self, text: str = "") -> None:
         """The command's result, on stdout (suppressed by --json, which prints the envelope instead)."""
         if not self.as_json and not self.quiet:
-            print(redact(text), flush=True)
+            write(sys.stdout, redact(text) + "\n")
 
     def info(self, text: str) -> None:
         if not self.quiet and not self.as_json:
-            print(redact(text), file=sys.stderr, flush=True)
+            write(sys.stderr, redact(text) + "\n")
 
     def progress(self, text: str) -> None:
         """Transient progress: only on a terminal."""
         if self.interactive:
-            print(f"\r\033[2K{redact(text)}", end="", file=sys.stderr, flush=True)
+            write(sys.stderr, f"\r\033[2K{redact(text)}")
 
     def done_progress(self) -> None:
         if self.interactive:
-            print("\r\033[2K", end="", file=sys.stderr, flush=True)
+            write(sys.stderr, "\r\033[2K")
 
     def task(self, description: str, total: int) -> "Task":
         """A progress bar (rich, on stderr) for ``total`` steps; does nothing unless interactive."""
@@ -47,17 +67,14 @@ class Console:
     def error(self, message: str, hint: str | None) -> None:
         if self.as_json:
             return
-        print(f"error: {redact(message)}", file=sys.stderr)
-        if hint:
-            print(f"hint: {redact(hint)}", file=sys.stderr)
-        sys.stderr.flush()
+        write(sys.stderr, f"error: {redact(message)}\n" + (f"hint: {redact(hint)}\n" if hint else ""))
 
     def envelope(self, command: str, exit_code: int, data: Any, errors: list[dict[str, Any]]) -> None:
         if not self.as_json:
             return
         payload = {"version": JSON_VERSION, "command": command, "status": "ok" if exit_code == 0 else "error",
                    "exit_code": exit_code, "data": data, "errors": errors}
-        print(redact(json.dumps(payload, indent=2, sort_keys=True, default=str)), flush=True)
+        write(sys.stdout, redact(json.dumps(payload, indent=2, sort_keys=True, default=str)) + "\n")
 
 
 class Task:

@@ -85,6 +85,22 @@ def start_cli(*args: object, env: dict[str, str] | None = None) -> subprocess.Po
                             stdin=subprocess.DEVNULL)
 
 
+def children_of(pid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of the direct children of ``pid`` (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            text = open(f"/proc/{entry}/stat").read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        if int(text.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append((int(entry), name))
+    return found
+
+
 def kill_at(process: subprocess.Popen, milestone, deadline: float = 60.0) -> bool:
     """Poll until ``milestone()`` is true, then SIGKILL the whole process group; False if it ended first."""
     end = time.monotonic() + deadline

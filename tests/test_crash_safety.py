@@ -1,18 +1,39 @@
-"""Crash safety and concurrency: kill -9 at any moment then re-run; failed installs; shared locks.
+"""Crash convergence: a kill -9 at any moment of an install, then a re-run, gives a tree
+byte-identical to a clean install of the same lock at the same path (bytes, modes, links,
+conda-meta, the expected state and the stamp).
 
-A kill takes the whole process group (materialize and the uv it runs), as a crash, an OOM kill or
-a container stop would. After the re-run the prefix must verify *and* be byte-identical to a
-clean install at the same path.
+Kills come two ways: deterministically at every named point of the prefix owner (the
+``MATERIALIZE_FAULT`` seam kills the process with SIGKILL there), and at random moments with real
+SIGKILLs of the whole process group. A kill of the main process alone, aimed at the first
+moments of the uv child, must not leave uv writing into the prefix. Fresh installs, updates (conda
+and PyPI packages added, removed and replaced) and Python-minor rebuilds are all covered.
 """
 
 from __future__ import annotations
 
+import os
+import random
 import shutil
+import signal
+import subprocess
+import time
 
 import pytest
 
 from tests.helpers import run_python
-from tests.prefix_checks import base_and_next, edit_lock, kill_at, snapshot, start_cli, tree_diff
+from tests.prefix_checks import (base_and_next, children_of, edit_lock, lock_env, make_project, snapshot,
+                                 start_cli, tree_diff)
+
+FAULT = "MATERIALIZE_FAULT"
+# The points a fresh install passes (record-written: once per conda package; python, pip, tinyapp,
+# tinyleaf, condapy), an update (base -> next: two PyPI removals, one conda package linked) and a
+# rebuild for another Python (every package again, after the prefix is cleared).
+FRESH_POINTS = ["stamp-cleared", "conda-linked", *[f"record-written:{n}" for n in range(1, 6)],
+                "wheels-installed", "pypi-installed", "expected-written", "times-fixed"]
+UPDATE_POINTS = ["stamp-cleared", "pypi-removed:1", "pypi-removed:2", "conda-linked", "record-written:1",
+                 "wheels-installed", "pypi-installed", "expected-written", "times-fixed"]
+REBUILD_POINTS = ["stamp-cleared", "cleared", "conda-linked", "record-written:3", "pypi-installed",
+                  "expected-written"]
 
 
 @pytest.fixture(scope="module")
@@ -20,70 +41,129 @@ def projects(tmp_path_factory, channel_url, pypi, core_file, shared_cache):
     return base_and_next(tmp_path_factory, channel_url, pypi.url, core_file, shared_cache, "crash")
 
 
-def _site(prefix):
-    found = sorted(prefix.glob("lib/python3*/site-packages"))
-    return found[0] if found else prefix / "no-site-packages-yet"
+@pytest.fixture(scope="module")
+def references(tmp_path_factory, projects, shared_cache):
+    """Clean installs of both locks at one path, as snapshots (the tests install at that path)."""
+    from tests.helpers import Cli
+
+    prefix = tmp_path_factory.mktemp("crash-env") / "env"
+    found = {}
+    for name in ("base", "next"):
+        Cli().ok("install", projects[name], "--prefix", prefix, env={"MATERIALIZE_CACHE_DIR": str(shared_cache)})
+        found[name] = snapshot(prefix)
+        shutil.rmtree(prefix)
+    return prefix, found
 
 
-FRESH_MILESTONES = {
-    "fetching": lambda prefix, cache: (cache / "conda-archives-v1").exists(),
-    "linking python": lambda prefix, cache: any(prefix.glob("lib/python3*/os.py")),
-    "conda linked": lambda prefix, cache: any(prefix.glob("conda-meta/tinyapp-*.json")),
-    "uv installing": lambda prefix, cache: (_site(prefix) / "coreserial").exists(),
-    "writing state": lambda prefix, cache: (prefix / ".materialize" / "manifest.json").exists(),
-}
-UPDATE_MILESTONES = {
-    "stamp cleared": lambda prefix, cache: not (prefix / ".materialize" / "stamp.json").exists(),
-    "pypi six removed": lambda prefix, cache: not list(_site(prefix).glob("six-1.17.0.dist-info")),
-    "conda six linking": lambda prefix, cache: (_site(prefix) / "six-1.16.0.dist-info").exists(),
-    "uv installing": lambda prefix, cache: (_site(prefix) / "tinydep-1.0.dist-info").exists(),
-}
+def _killed_at(cli, project, prefix, point: str) -> subprocess.CompletedProcess:
+    done = cli("install", project, "--prefix", prefix, env={FAULT: point})
+    assert done.returncode == -signal.SIGKILL, f"never reached {point}: exit {done.returncode}\n{done.stderr}"
+    return done
 
 
-def _reference(cli, project, prefix):
+def _rerun_equals(cli, project, prefix, reference, what: str) -> None:
     cli.ok("install", project, "--prefix", prefix)
-    tree = snapshot(prefix)
-    shutil.rmtree(prefix)
-    return tree
-
-
-def _kill_rerun_verify(cli, project, prefix, cache, milestone) -> bool:
-    env = {"MATERIALIZE_CACHE_DIR": str(cache)}
-    killed = kill_at(start_cli("install", project, "--prefix", prefix, env=env), lambda: milestone(prefix, cache))
-    cli.ok("install", project, "--prefix", prefix, env=env)
     cli.ok("verify", project, "--prefix", prefix)
-    return killed
+    assert tree_diff(reference, snapshot(prefix)) == [], f"after a kill {what}"
 
 
-def test_kill_during_a_fresh_install_then_rerun(cli, tmp_path, projects, shared_cache):
-    prefix = tmp_path / "env"
-    reference = _reference(cli, projects["base"], prefix)
-    killed = []
-    for name, milestone in FRESH_MILESTONES.items():
-        cache = tmp_path / f"cache-{len(killed)}" if name == "fetching" else shared_cache
-        if _kill_rerun_verify(cli, projects["base"], prefix, cache, milestone):
-            killed.append(name)
-        assert tree_diff(reference, snapshot(prefix)) == [], f"after a kill at {name!r}"
+def test_kill_at_every_point_of_a_fresh_install(cli, projects, references):
+    prefix, reference = references
+    for point in FRESH_POINTS:
+        _killed_at(cli, projects["base"], prefix, point)
+        assert not (prefix / ".materialize" / "stamp.json").exists()
+        done = cli.fails(6, "verify", projects["base"], "--prefix", prefix)
+        assert "the last install did not finish" in done.stdout
+        _rerun_equals(cli, projects["base"], prefix, reference["base"], f"at {point}")
         shutil.rmtree(prefix)
-    assert len(killed) >= len(FRESH_MILESTONES) - 1, f"the install ended before most milestones: {killed}"
 
 
-def test_kill_during_an_update_then_rerun(cli, tmp_path, projects):
-    prefix = tmp_path / "env"
-    reference = _reference(cli, projects["next"], prefix)
-    killed = []
-    for name, milestone in UPDATE_MILESTONES.items():
+def test_kill_at_every_point_of_an_update(cli, projects, references):
+    prefix, reference = references
+    for point in UPDATE_POINTS:
         cli.ok("install", projects["base"], "--prefix", prefix)
-        if _kill_rerun_verify(cli, projects["next"], prefix, tmp_path / "cache", milestone):
-            killed.append(name)
-        assert tree_diff(reference, snapshot(prefix)) == [], f"after a kill at {name!r}"
+        _killed_at(cli, projects["next"], prefix, point)
+        _rerun_equals(cli, projects["next"], prefix, reference["next"], f"at {point} of an update")
         shutil.rmtree(prefix)
-    assert len(killed) >= len(UPDATE_MILESTONES) - 1, f"the install ended before most milestones: {killed}"
+
+
+def test_kill_during_a_rebuild_for_another_python(cli, tmp_path_factory, channel_url, pypi, core_file,
+                                                  shared_cache, other_python, projects, references):
+    prefix, reference = references
+    env = lock_env(tmp_path_factory, core_file, shared_cache)
+    other = make_project(tmp_path_factory.mktemp("crash-other") / "other", channel_url, pypi.url, env,
+                         conda=f"python={other_python}\ntinyapp\ncondapy=1.0\n")
+    cli.ok("install", other, "--prefix", prefix)
+    other_reference = snapshot(prefix)
+    shutil.rmtree(prefix)
+    for point in REBUILD_POINTS:
+        cli.ok("install", projects["base"], "--prefix", prefix)
+        _killed_at(cli, other, prefix, point)
+        _rerun_equals(cli, other, prefix, other_reference, f"at {point} of a rebuild")
+        shutil.rmtree(prefix)
+
+
+def test_random_kills_of_the_process_group_converge(cli, projects, references):
+    prefix, reference = references
+    rng = random.Random(20261201)
+    started = time.monotonic()
+    cli.ok("install", projects["base"], "--prefix", prefix)
+    duration = time.monotonic() - started
+    shutil.rmtree(prefix)
+    killed = 0
+    for attempt in range(8):
+        update = attempt % 2 == 1
+        if update:
+            cli.ok("install", projects["base"], "--prefix", prefix)
+        target = projects["next"] if update else projects["base"]
+        run = start_cli("install", target, "--prefix", prefix)
+        time.sleep(rng.uniform(0.05, duration))
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            killed += 1
+        run.communicate()
+        _rerun_equals(cli, target, prefix, reference["next" if update else "base"], f"at random ({attempt})")
+        shutil.rmtree(prefix)
+    assert killed >= 4, f"only {killed} of 8 runs were still going when killed"
+
+
+def test_killing_only_the_main_process_leaves_no_writer(cli, projects, references):
+    """As an OOM killer or a container stop: SIGKILL to materialize alone, the moment its uv child
+    starts. The child dies with it, and the re-run waits for whatever still holds the prefix."""
+    prefix, reference = references
+    kills = 0
+    for attempt in range(4):
+        run = start_cli("install", projects["base"], "--prefix", prefix)
+        deadline = time.monotonic() + 60
+        child = None
+        while child is None and run.poll() is None and time.monotonic() < deadline:
+            child = next((pid for pid, name in children_of(run.pid) if name == "uv"), None)
+            time.sleep(0.002)
+        if child is not None:
+            time.sleep(0.05 * attempt)  # the first moments of uv: at once, then 50, 100, 150 ms in
+            os.kill(run.pid, signal.SIGKILL)
+            kills += 1
+        run.communicate()
+        _rerun_equals(cli, projects["base"], prefix, reference["base"], f"of the main process ({attempt})")
+        time.sleep(0.3)  # an orphaned uv would still be writing now
+        assert tree_diff(reference["base"], snapshot(prefix)) == [], "something wrote after the re-run"
+        if child is not None:
+            assert not os.path.exists(f"/proc/{child}") or _zombie(child), "uv outlived materialize"
+        shutil.rmtree(prefix)
+    assert kills >= 3
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def test_a_failed_download_leaves_the_previous_prefix_working(cli, tmp_path, projects):
     prefix = tmp_path / "env"
     cli.ok("install", projects["base"], "--prefix", prefix)
+    before = snapshot(prefix)
 
     def dead(package):
         if package["name"] in ("six", "tinydep"):
@@ -93,21 +173,9 @@ def test_a_failed_download_leaves_the_previous_prefix_working(cli, tmp_path, pro
     done = cli.fails(5, "install", projects["next"], "--lockfile", broken, "--prefix", prefix,
                      env={"MATERIALIZE_CACHE_DIR": str(tmp_path / "empty-cache")})
     assert done.stderr.startswith("error: downloading http://127.0.0.1:9/gone/")
+    assert tree_diff(before, snapshot(prefix)) == [], "a failed download changed the prefix"
     cli.ok("verify", projects["base"], "--prefix", prefix)
     assert run_python(prefix, "import tinyweb, condapy").returncode == 0
-
-
-def test_a_failed_link_is_marked_incomplete_and_the_rerun_repairs_it(cli, tmp_path, projects):
-    prefix = tmp_path / "env"
-    cli.ok("install", projects["base"], "--prefix", prefix)
-    blocker = _site(prefix) / "tinydep-1.0.dist-info"
-    blocker.write_text("a file where uv needs a folder\n")  # as a full disk would, uv fails half-way
-    cli.fails(5, "install", projects["next"], "--prefix", prefix)
-    done = cli.fails(6, "verify", projects["next"], "--prefix", prefix)
-    assert "the last install did not finish" in done.stdout
-    blocker.unlink()
-    cli.ok("install", projects["next"], "--prefix", prefix)
-    cli.ok("verify", projects["next"], "--prefix", prefix)
 
 
 # --- concurrency -----------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def test_update_changes_only_what_changed_and_equals_a_fresh_install(cli, tmp_pa
 def test_noop_install_returns_at_once_without_heavy_imports(cli, tmp_path, projects):
     prefix = tmp_path / "env"
     _install(cli, projects["base"], prefix, tmp_path / "cache")
-    manifest = prefix / ".materialize" / "manifest.json"
+    manifest = prefix / ".materialize" / "expected.json"
     stamp_mtime = manifest.stat().st_mtime_ns
     argv = [sys.executable, "-X", "importtime", str(CLI_PATH), "install", str(projects["base"]),
             "--prefix", str(prefix)]

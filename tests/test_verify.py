@@ -30,7 +30,7 @@ def installed(tmp_path_factory, projects, shared_cache):
 
 def test_clean_prefix_verifies_in_text_and_json(cli, projects, installed):
     done = cli.ok("verify", projects["base"], "--prefix", installed)
-    assert "matches materialize-lock.yml and its manifest" in done.stdout
+    assert "matches materialize-lock.yml and its expected state" in done.stdout
     envelope = json.loads(cli.ok("verify", projects["base"], "--prefix", installed, "--json").stdout)
     assert envelope["exit_code"] == 0
     assert sorted(envelope["data"]) == ["by_package", "checked_files", "lockfile", "missing", "modified", "ok",
@@ -95,9 +95,9 @@ def test_another_lockfile_and_an_unfinished_install_are_drift(cli, projects, ins
     cli.fails(3, "verify", projects["base"], "--prefix", tmp_path / "nowhere")
 
 
-def test_verify_without_a_lockfile_checks_the_manifest(cli, installed, tmp_path):
+def test_verify_without_a_lockfile_checks_the_expected_state(cli, installed, tmp_path):
     done = cli.ok("verify", tmp_path, "--prefix", installed)
-    assert "matches its manifest (no lockfile given)" in done.stdout
+    assert "matches its expected state (no lockfile given)" in done.stdout
 
 
 # --- integrity: every artifact is checked against the lockfile before it is linked -----------------

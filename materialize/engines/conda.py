@@ -341,9 +341,11 @@ def _remember_record(record, sha256: str) -> None:
     os.replace(temp, memo)
 
 
-def link(archives: Sequence[Path], prefix: Path, cache_dir: Path, platform: str,
-         sha256s: Sequence[str] = ()) -> None:
-    """Make ``prefix`` hold exactly these packages (rattler adds, removes and replaces as needed).
+def link(archives: Sequence[Path], prefix: Path, cache_dir: Path, platform: str, sha256s: Sequence[str] = (), *,
+         kept: Sequence[Path] = (), installed: Sequence[Path] = (), reinstall: Iterable[str] = ()) -> None:
+    """Make ``prefix`` hold exactly the packages of ``archives`` plus those whose records ``kept``
+    names; rattler unlinks every other package among the ``installed`` records, and links afresh
+    the names in ``reinstall``. The caller decides what is installed: rattler does not scan.
 
     Files are copied (or reflinked), never hardlinked: a hardlinked prefix shares inodes with the
     cache, so editing one file in place would change the cache and every other prefix built from
@@ -351,15 +353,23 @@ def link(archives: Sequence[Path], prefix: Path, cache_dir: Path, platform: str,
     inside the prefix); without it rattler copies their targets unpatched. Every cached extraction
     is fully validated (sha256 of each file) before it is linked.
     """
-    from rattler import Config, PackageCache, ValidationMode, install
+    from rattler import Config, PackageCache, PrefixRecord, ValidationMode, install
     from rattler.exceptions import ExtractError, InstallerError, IoError, LinkError, TransactionError
     from rattler.platform import Platform
 
-    records = records_from_archives(archives, sha256s)
+    records = records_from_archives(archives, sha256s) + [PrefixRecord.from_path(path) for path in kept]
+    present = [PrefixRecord.from_path(path) for path in installed]
     config = Config.from_toml("allow-hard-links = false\nallow-symbolic-links = true\nallow-ref-links = true\n")
     package_cache = PackageCache.new_layered([cache_dir], validation_mode=ValidationMode.full())
     try:
-        _run(install(records, target_prefix=prefix, package_cache=package_cache, config=config, show_progress=False,
+        _run(install(records, target_prefix=prefix, installed_packages=present, reinstall_packages=set(reinstall),
+                     package_cache=package_cache, config=config, show_progress=False,
                      execute_link_scripts=False, platform=Platform(platform)))
     except (ExtractError, InstallerError, IoError, LinkError, TransactionError) as err:
-        raise LinkFailed(f"linking the conda packages into {prefix} failed: {redact(str(err)).strip()}") from err
+        raise LinkFailed(f"linking the conda packages into {prefix} failed: {_one_line(redact(str(err)))}") from err
+
+
+def _one_line(text: str) -> str:
+    """rattler's error chain (``Caused by: ...`` lines) as one line: what failed, then the root cause."""
+    lines = [line.strip().removeprefix("Caused by:").strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if len(lines) < 2 else f"{lines[0]}: {lines[-1]}"

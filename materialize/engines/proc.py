@@ -1,4 +1,10 @@
-"""The one subprocess helper: argv list, environment, timeout, capture, redaction."""
+"""The one subprocess helper: argv list, environment, timeout, capture, redaction.
+
+No child outlives us as a writer: on Linux every child gets ``PR_SET_PDEATHSIG`` (SIGKILL when
+materialize dies, however it dies), and inherits the file descriptors handed down with
+``hand_down`` (the prefix lock: a flock stays held until the last process holding it exits, so a
+later install waits for any straggler rather than racing it).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,37 @@ from pathlib import Path
 from ..secrets import redact
 
 log = logging.getLogger(__name__)
+_HANDED_DOWN: set[int] = set()
+_PR_SET_PDEATHSIG = 1
+
+
+def hand_down(fd: int) -> None:
+    """Children started from now on inherit ``fd`` (until ``take_back``)."""
+    _HANDED_DOWN.add(fd)
+
+
+def take_back(fd: int) -> None:
+    _HANDED_DOWN.discard(fd)
+
+
+def _die_with_parent_setup():
+    """A preexec function that makes the child die with this process (Linux), or None elsewhere."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return die_with_parent
 
 
 @dataclass(frozen=True)
@@ -41,6 +78,7 @@ def run(
         done = subprocess.run(
             args, env=dict(env) if env is not None else None, cwd=cwd, timeout=timeout,
             capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
+            pass_fds=tuple(sorted(_HANDED_DOWN)), preexec_fn=_die_with_parent_setup(),
         )
     except subprocess.TimeoutExpired as err:
         return Completed(args, 124, _text(err.stdout), _text(err.stderr) + f"\ntimed out after {timeout}s")

@@ -61,6 +61,14 @@ def environment(extra: Mapping[str, str] = {}) -> dict[str, str]:
     return env
 
 
+def resolve_cache(python_minor: str) -> Path:
+    """uv's cache for a resolve whose sdist metadata an interpreter of ``python_minor`` builds.
+
+    uv keeps the metadata it built from an sdist and reuses it whatever interpreter asks next (a
+    setup.py run by 3.11 answered a later lock for 3.12): one cache per minor version keeps them apart."""
+    return cache.bucket(cache.UV_RESOLVE.format(minor=python_minor))
+
+
 def run(args: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str] = {}, cwd: Path | None = None,
         timeout: float = 1800) -> proc.Completed:
     return proc.run([binary(), *args], env=environment(env), cwd=cwd, timeout=timeout)
@@ -75,13 +83,10 @@ class UvFailed(MaterializeError):
 
 
 @functools.lru_cache(maxsize=8)
-def interpreter_for(version: str) -> str:
-    """A local interpreter of the same minor version (builds metadata like the target would), else ours."""
-    import sys
+def find_python(minor: str) -> str | None:
+    """An interpreter of Python ``minor`` ("3.12") that ``uv python find`` finds here, else None.
 
-    minor = ".".join(version.split(".")[:2])
-    if minor == "%d.%d" % sys.version_info[:2]:
-        return sys.executable  # no `uv python find` subprocess (~0.15 s of every lock)
-    done = run(["python", "find", *COMMON, minor], timeout=60)
+    ``--no-project``: a ``.venv`` in the working directory is not a candidate of its own."""
+    done = run(["python", "find", *COMMON, "--no-project", minor], timeout=60)
     found = done.stdout.strip().splitlines()
-    return found[-1] if done.returncode == 0 and found else sys.executable
+    return found[-1] if done.returncode == 0 and found else None

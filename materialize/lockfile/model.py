@@ -60,6 +60,8 @@ class Lock:
     local_projects: list[dict[str, str]] = field(default_factory=list)  # name, version, path
     indexes: list[str] = field(default_factory=list)  # redacted, for the record
     conda_provided: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # platform -> dist -> [v, pkg]
+    requested: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # platform -> conda name -> specs
+    settings: dict[str, object] = field(default_factory=dict)  # the settings it was made with (settings.RECORDED)
     sources: list[str] = field(default_factory=list)
 
     def for_platform(self, platform: str) -> tuple[list[CondaEntry], list[PipEntry]]:
@@ -68,7 +70,9 @@ class Lock:
     def custom_metadata(self) -> dict[str, str]:
         data = {"format": FORMAT, "version": __version__, "core-set": self.core_set,
                 "core": json.dumps(self.core), "local-projects": json.dumps(self.local_projects, sort_keys=True),
-                "indexes": json.dumps(self.indexes), "conda-provided": json.dumps(self.conda_provided, sort_keys=True)}
+                "indexes": json.dumps(self.indexes), "conda-provided": json.dumps(self.conda_provided, sort_keys=True),
+                "requested": json.dumps(self.requested, sort_keys=True),
+                "settings": json.dumps(self.settings, sort_keys=True)}
         data.update({f"python.{p}": v for p, v in sorted(self.python.items())})
         return {_KEY + k: v for k, v in data.items()}
 
@@ -145,7 +149,9 @@ def _from_data(data: object, path: Path) -> Lock:
                     core=json.loads(custom.get("core", "[]")), core_set=custom.get("core-set", ""),
                     local_projects=json.loads(custom.get("local-projects", "[]")),
                     indexes=json.loads(custom.get("indexes", "[]")),
-                    conda_provided=json.loads(custom.get("conda-provided", "{}")))
+                    conda_provided=json.loads(custom.get("conda-provided", "{}")),
+                    requested=json.loads(custom.get("requested", "{}")),
+                    settings=json.loads(custom.get("settings", "{}")))
         for index, package in enumerate(data["package"] or []):
             _add_package(lock, package, index, path)
         _check_types(lock)

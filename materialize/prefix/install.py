@@ -1,37 +1,41 @@
-"""Lockfile -> prefix: conda packages linked by rattler, then PyPI packages by uv; never resolving again.
+"""Lockfile -> prefix: what the lock wants for this platform, the artifacts verified in the cache,
+then the prefix's owner makes it so. Never resolving again.
 
-Order of work, each step safe to repeat after a crash (a kill -9 at any moment, then a re-run,
-ends with a prefix that ``verify`` accepts):
+Order of work, each step safe to repeat after a crash:
 
-1. take the prefix lock; return at once when the stamp says this lockfile is installed;
-2. fetch every artifact into the cache and check its sha256 against the lockfile; refuse a PyPI
-   entry that would replace a distribution a conda package provides. Nothing in the prefix has
-   changed yet: a download error, a hash mismatch or a tampered lockfile leaves the previous
-   environment exactly as it was (stamp included, so ``verify`` still accepts it);
-3. clear the stamp: from here on the prefix counts as incomplete until step 7;
-4. (rebuild from scratch when the Python minor version changed); drop what a killed run left in
-   conda-meta; uninstall the uv-installed distributions the lock no longer holds;
-5. link the conda packages (rattler adds, removes, replaces; copies, never hardlinks into the
-   cache), normalize conda-meta;
-6. install the changed PyPI artifacts with uv from the verified cache;
-7. write the manifest, and last the stamp.
+1. take the prefix lock (held by every child too); return at once when the stamp says this
+   lockfile is installed and the package records are as it left them;
+2. decide what stays (checking every file when the last run did not finish, the records changed
+   behind our back, or ``--repair`` asks);
+3. fetch every artifact that is not staying and check its sha256 against the lockfile; read what
+   it holds; refuse a PyPI entry that would replace a distribution a conda package provides.
+   Nothing in the prefix has changed yet: a download error, a hash mismatch or a tampered
+   lockfile leaves the previous environment exactly as it was, stamp included;
+4. the owner changes the prefix (``owner.Prefix.become``), writing the stamp last.
 """
 
 from __future__ import annotations
 
-import shutil
+import errno
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__, cache, lockfile, platforms
-from . import conda_meta, state as prefix_state
-from ..engines import fetch
+from ..engines import conda_archive, fetch, wheel_archive
+from ..errors import FetchError, InputError, IntegrityError
 from ..inputs import project as projects
-from ..errors import InputError, IntegrityError
 from ..settings import Settings
 from ..ui import Console
+from . import state
+from .desired import CondaWant, PypiWant, Want, conda_files, conda_python_dists
+from .expected import STATE_DIR, site_packages
+from .lock import PrefixLock
+from .owner import Changes, Decision, Prefix
+from .pypi import PipPlan
 
 
 @dataclass
@@ -41,6 +45,7 @@ class InstallOptions:
     project: Path
     settings: Settings
     offline: bool = False
+    repair: bool = False
 
 
 @dataclass
@@ -48,49 +53,34 @@ class InstallReport:
     prefix: Path
     platform: str
     python: str
-    status: str  # "installed" | "updated" | "rebuilt" | "up-to-date"
+    status: str  # "installed" | "updated" | "rebuilt" | "repaired" | "up-to-date"
     previous_python: str | None = None
-    conda_changed: list[str] = field(default_factory=list)
-    conda_removed: list[str] = field(default_factory=list)
-    pypi_changed: list[str] = field(default_factory=list)
-    pypi_removed: list[str] = field(default_factory=list)
+    changes: Changes | None = None
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
         if self.status == "up-to-date":
             return [f"{self.prefix} is up to date"]
         lines = []
+        c = self.changes
         if self.status == "rebuilt":
             lines.append(f"Python changed {self.previous_python} -> {self.python}: rebuilt {self.prefix} from scratch "
                          "(core packages reinstalled for the new Python)")
+        elif c is not None and c.why:
+            lines.append(f"Checked every file of {self.prefix} ({c.why}): "
+                         + (f"reinstalled {len(c.drifted)} altered packages ({', '.join(c.drifted)}), "
+                            if c.drifted else "") + f"removed {len(c.cleared)} unexpected files")
         lines.append(f"Installed {self.prefix} ({self.platform}, Python {self.python}): conda "
-                     f"+{len(self.conda_changed)} -{len(self.conda_removed)}, PyPI +{len(self.pypi_changed)} "
-                     f"-{len(self.pypi_removed)} in {self.seconds:.1f}s")
+                     f"+{len(c.conda_added)} -{len(c.conda_removed)}, PyPI +{len(c.pypi_added)} "
+                     f"-{len(c.pypi_removed)} in {self.seconds:.1f}s")
         return lines
 
     def as_data(self) -> dict[str, Any]:
+        c = self.changes or Changes("trusting")
         return {"prefix": str(self.prefix), "platform": self.platform, "python": self.python, "status": self.status,
-                "previous_python": self.previous_python, "conda": {"changed": self.conda_changed,
-                "removed": self.conda_removed}, "pypi": {"changed": self.pypi_changed, "removed": self.pypi_removed}}
-
-
-@dataclass
-class _Work:
-    """What one install run works from: the lock's entries for this platform and the verified artifacts."""
-
-    lock: lockfile.Lock
-    conda: list[lockfile.CondaEntry]
-    pip: list[lockfile.PipEntry]
-    project: Any  # projects.Project | None: credentials (pip.conf, .env) and local project sources
-    archives: list[Path] = field(default_factory=list)
-    prefix: Path | None = None
-    interrupted: bool = False  # an earlier run was killed half-way (no stamp, but a conda-meta)
-    conda_unchanged: bool = False  # conda-meta already holds exactly the lock's conda packages
-    wheels: dict[str, Path] = field(default_factory=dict)
-
-
-def _minor(version: str | None) -> str | None:
-    return ".".join(version.split(".")[:2]) if version else None
+                "previous_python": self.previous_python, "checked": c.why or None, "drifted": c.drifted,
+                "cleared": c.cleared, "conda": {"changed": c.conda_added, "removed": c.conda_removed},
+                "pypi": {"changed": c.pypi_added, "removed": c.pypi_removed}}
 
 
 def install(options: InstallOptions, console: Console) -> InstallReport:
@@ -102,59 +92,97 @@ def install(options: InstallOptions, console: Console) -> InstallReport:
         raise InputError(f"{options.lockfile.name}: has no packages for this machine's platform {platform} "
                          f"(it has: {', '.join(lock.platforms)})", hint=f"materialize lock --platform {platform}")
     prefix = options.prefix
-    prefix.mkdir(parents=True, exist_ok=True)
-    with cache.file_lock(prefix / prefix_state.STATE_DIR / "lock", f"the prefix {prefix}"):
-        report = InstallReport(prefix, platform, lock.python.get(platform, ""), "installed")
-        if prefix_state.is_fresh(prefix, digest, __version__):  # another process finished the same work
-            report.status = "up-to-date"
-            return report
-        work = _Work(lock, *lock.for_platform(platform), _project_for_credentials(options), prefix=prefix,
-                     interrupted=prefix_state.read_stamp(prefix) is None and (prefix / "conda-meta").is_dir())
-        old_python = conda_meta.installed_python(prefix)
-        rebuild = bool(old_python and report.python) and _minor(old_python) != _minor(report.python)
-        _fetch(work, prefix, rebuild, options.offline, console)
-        _refuse_overlap(work)
-        prefix_state.clear_stamp(prefix)  # from here on the prefix is incomplete until the stamp is back
-        if rebuild:
-            _empty(prefix)
-            report.status, report.previous_python = "rebuilt", old_python
-        _apply(options, work, report, console)
-        console.progress("writing the manifest ...")
-        prefix_state.write_manifest(prefix, prefix_state.scan(prefix, prefix_state.installed_digests(prefix)))
-        prefix_state.write_stamp(prefix, prefix_state.Stamp(digest, platform, report.python, __version__))
-        console.done_progress()
+    os.umask(0o022)  # the same modes on every machine, whatever the caller's umask
+    with prefix_errors(prefix):
+        _prepare(prefix)
+        with PrefixLock(prefix):
+            owner = Prefix(prefix, __version__)
+            report = InstallReport(prefix, platform, lock.python.get(platform, ""), "installed")
+            if not options.repair and state.is_current(prefix, digest, __version__):
+                report.status = "up-to-date"  # another process finished the same work
+                return report
+            project = _project_for_credentials(options)
+            want = wanted(lock, digest, platform)
+            add_local_projects(want, lock, options.project, options.lockfile.name)
+            decision = owner.decide(want, repair=options.repair)
+            _fetch(want, decision, project, options.offline, console)
+            _refuse_overlap(want, decision)
+            plan = _pip_plan(options, project, want)
+            console.progress("installing ...")
+            report.changes = owner.become(want, plan, decision)
+            console.done_progress()
+            _status(report, decision, want)
     report.seconds = time.monotonic() - started
     return report
 
 
-def _fetch(work: _Work, prefix: Path, rebuild: bool, offline: bool, console: Console) -> None:
-    """Every conda archive, and every wheel the prefix does not hold yet, verified in the cache."""
-    from . import pypi as pypi_install
+def wanted(lock: lockfile.Lock, digest: str, platform: str) -> Want:
+    """The lock's packages for ``platform``, without their artifacts yet."""
+    from packaging.utils import canonicalize_name
 
-    credentials = _credentials(work.project)
-    hashed = [e for e in work.pip if e.sha256]
-    needed = hashed if rebuild else pypi_install.needed(prefix, hashed)
-    work.conda_unchanged = not rebuild and conda_meta.holds_exactly(prefix, work.conda)
-    conda = [] if work.conda_unchanged else [fetch.Artifact(e.url, e.sha256, cache.CONDA_ARCHIVES) for e in work.conda]
-    wheels = [fetch.Artifact(e.url, e.sha256, cache.WHEELS) for e in needed]
-    with console.task("fetching and verifying", len(conda) + len(wheels)) as task:
-        paths = fetch.verified_all(conda + wheels, offline=offline, credentials=credentials, on_done=task.advance)
-    work.archives = paths[: len(conda)]
-    work.wheels = {e.name: path for e, path in zip(needed, paths[len(conda):])}
+    conda, pip = lock.for_platform(platform)
+    python = lock.python.get(platform, "")
+    want = Want(digest, platform, python, list(lock.channels))
+    requested = lock.requested.get(platform, {})
+    want.conda = [CondaWant(e, requested=tuple(requested.get(e.name, ()))) for e in conda]
+    for e in pip:
+        kind = "vcs" if not e.sha256 else "wheel" if e.url.split("#")[0].endswith(".whl") else "sdist"
+        want.pypi.append(PypiWant(canonicalize_name(e.name), e.version, e.sha256 or e.url, kind, e.url, e.sha256))
+    return want
 
 
-def _refuse_overlap(work: _Work) -> None:
+def add_local_projects(want: Want, lock: lockfile.Lock, project: Path, lockfile_name: str) -> None:
+    from packaging.utils import canonicalize_name
+
+    from ..lockfile.digest import source_tree
+
+    for local in lock.local_projects:
+        source = (project / local["path"]).resolve()
+        digest = source_tree(source, {lockfile_name}) if source.is_dir() else local.get("digest", "")
+        want.pypi.append(PypiWant(canonicalize_name(local["name"]), local["version"], "source:" + digest, "local",
+                                  local["path"]))
+
+
+def _fetch(want: Want, decision: Decision, project, offline: bool, console: Console) -> None:
+    """Every artifact not staying, verified in the cache, and what it holds."""
+    credentials = _credentials(project)
+    conda = [w for w in want.conda if w.key not in decision.keep]
+    wheels = [w for w in want.pypi if w.key not in decision.keep and w.sha256]
+    artifacts = ([fetch.Artifact(w.entry.url, w.entry.sha256, cache.CONDA_ARCHIVES) for w in conda]
+                 + [fetch.Artifact(w.url, w.sha256, cache.WHEELS) for w in wheels])
+    with console.task("fetching and verifying", len(artifacts)) as task:
+        paths = fetch.verified_all(artifacts, offline=offline, credentials=credentials, on_done=task.advance)
+    for w, path in zip(conda + wheels, paths):
+        if isinstance(w, CondaWant):
+            w.archive = path
+        else:
+            w.artifact = path
+
+    def read(w):
+        if isinstance(w, CondaWant):
+            w.contents = conda_archive.contents(w.archive, w.entry.sha256)
+        elif w.kind == "wheel":
+            w.members = wheel_archive.contents(w.artifact, w.sha256)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # decompression and hashing release the GIL
+        list(pool.map(read, conda + wheels))
+
+
+def _refuse_overlap(want: Want, decision: Decision) -> None:
     """PyPI never replaces a distribution that a conda package provides: a lockfile asking for that
     was altered (the lock step leaves conda-provided names out of the PyPI part)."""
-    from ..engines import conda as conda_engine
-    from . import pypi as pypi_install
-
-    if work.conda_unchanged:
-        provided = conda_meta.python_distributions(work.prefix)
-    else:
-        provided = {pypi_install.canonical_name(dist): entry.name for entry, archive in zip(work.conda, work.archives)
-                    for dist, _ in conda_engine.python_distributions(archive, entry.sha256)}
-    clash = sorted({pypi_install.canonical_name(e.name) for e in work.pip} & set(provided))
+    site = site_packages(want.python)
+    provided = {}
+    for w in want.conda:
+        kept = decision.keep.get(w.key)
+        if kept is not None:
+            paths = set(kept.files)
+        else:
+            known, derived = conda_files(w.contents, want.python)
+            paths = set(known) | derived
+        for dist in conda_python_dists(paths, site):
+            provided[dist] = w.entry.name
+    clash = sorted({w.name for w in want.pypi} & set(provided))
     if clash:
         packages = ", ".join(sorted({provided[name] for name in clash}))
         raise IntegrityError(f"the lockfile installs {', '.join(clash)} from PyPI, but the conda package(s) "
@@ -162,43 +190,58 @@ def _refuse_overlap(work: _Work) -> None:
                              hint="re-create the lockfile with 'materialize lock'")
 
 
-def _apply(options: InstallOptions, work: _Work, report: InstallReport, console: Console) -> None:
-    from ..engines import conda as conda_engine
-    from . import pypi as pypi_install
+def _pip_plan(options: InstallOptions, project, want: Want) -> PipPlan:
+    return PipPlan(prefix=options.prefix, python=want.python, project=options.project,
+                   variables=project.variables if project else {}, credentials=_credentials(project),
+                   index_args=project.indexes.uv_args(options.settings["index-strategy"]) if project else [],
+                   offline=options.offline)
 
-    prefix = options.prefix
-    before = conda_meta.installed(prefix)
-    if before and report.status == "installed":
+
+def _status(report: InstallReport, decision: Decision, want: Want) -> None:
+    previous = decision.previous
+    if previous is not None and previous.python.split(".")[:2] != want.python.split(".")[:2]:
+        report.status, report.previous_python = "rebuilt", previous.python
+    elif decision.why == "--repair":
+        report.status = "repaired"
+    elif previous is not None:
         report.status = "updated"
-    conda_meta.repair(prefix)  # what a killed run left: rattler's and uv's temp files, broken records
-    if work.interrupted:  # leftovers exist only where an earlier run was killed: no walk of the prefix otherwise
-        pypi_install.remove_leftovers(prefix)
-    wanted = pypi_install.wanted_names(work.pip, work.lock.local_projects)
-    report.pypi_removed = pypi_install.remove_stale(prefix, wanted)
-    if not work.conda_unchanged:
-        console.progress("linking conda packages ...")
-        conda_engine.link(work.archives, prefix, cache.bucket(cache.RATTLER), report.platform,
-                          [e.sha256 for e in work.conda])
-        conda_meta.normalize(prefix, {e.name: e for e in work.conda}, work.lock.channels)
-    after = conda_meta.installed(prefix)
-    report.conda_changed = sorted(n for n, v in after.items() if before.get(n) != v)
-    report.conda_removed = sorted(set(before) - set(after))
-    console.progress(f"installing {len(work.pip)} PyPI packages ...")
-    report.pypi_changed = _install_pypi(options, work)
 
 
-def _install_pypi(options: InstallOptions, work: _Work) -> list[str]:
-    from . import pypi as pypi_install
+def _prepare(prefix: Path) -> None:
+    """The prefix is a folder that is empty, or already an environment of ours."""
+    if prefix.exists() and not prefix.is_dir():
+        raise InputError(f"{prefix}: exists and is not a folder", hint="pick another --prefix")
+    prefix.mkdir(parents=True, exist_ok=True)
+    children = [c.name for c in prefix.iterdir()]
+    if children and STATE_DIR not in children:
+        raise InputError(f"{prefix}: is not empty and is not an environment materialize made (no {STATE_DIR}/ "
+                         "in it)", hint="pick an empty or new folder, or remove this one first")
 
-    if not work.pip and not work.lock.local_projects:
-        return []
-    project = work.project
-    plan = pypi_install.PipPlan(
-        prefix=options.prefix, entries=work.pip, local_projects=work.lock.local_projects, project=options.project,
-        variables=project.variables if project else {}, credentials=_credentials(project),
-        index_args=project.indexes.uv_args(options.settings["index-strategy"]) if project else [],
-        offline=options.offline, artifacts=work.wheels, lockfile_name=options.lockfile.name)
-    return pypi_install.install(plan)
+
+class prefix_errors:
+    """OS errors while changing the prefix, as the user can act on them: a full disk is exit 5, a
+    read-only or forbidden path exit 3; both name the path."""
+
+    def __init__(self, prefix: Path) -> None:
+        self.prefix = prefix
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, err, traceback) -> bool:
+        if not isinstance(err, OSError):
+            return False
+        where = err.filename or self.prefix
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise FetchError(f"{where}: no space left on the device while installing into {self.prefix}",
+                             hint="free some space, then run 'materialize install' again: it finishes the job"
+                             ) from err
+        on_the_way = err.filename is not None and Path(err.filename) in (self.prefix, *self.prefix.parents)
+        if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM) or (
+                on_the_way and err.errno in (errno.ENOTDIR, errno.EEXIST, errno.ENOENT)):
+            raise InputError(f"{where}: {os.strerror(err.errno).lower()} (installing into {self.prefix})",
+                             hint="pick a --prefix you can write to") from err
+        return False
 
 
 def _credentials(project):
@@ -213,20 +256,6 @@ def _project_for_credentials(options: InstallOptions):
         return projects.load(options.project, options.settings)
     except InputError:
         return None
-
-
-def _empty(prefix: Path) -> None:
-    """Remove everything in the prefix except our state folder (the prefix may be a mount point).
-
-    conda-meta goes last: a run killed half-way still sees the old Python and empties again."""
-    children = sorted(prefix.iterdir(), key=lambda child: child.name == "conda-meta")
-    for child in children:
-        if child.name == prefix_state.STATE_DIR:
-            continue
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
 
 
 def fetch_all(lockfile_path: Path, project_dir: Path, settings: Settings, console: Console) -> dict[str, Any]:

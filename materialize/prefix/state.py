@@ -1,10 +1,10 @@
-"""What a prefix holds: a stamp (lockfile digest, tool version) written last, a file manifest, and
-which artifact each uv-installed distribution came from.
+"""A prefix's stamp: which lockfile it holds, written last after a complete install, with a
+fingerprint of its package records so that a change made behind its back is noticed cheaply.
 
-All live in ``<prefix>/.materialize/``, which the manifest itself leaves out. Reading the stamp
-imports nothing heavy: it is the whole of a no-op install. Every write is atomic (temp file +
-``os.replace``) and deterministic (sorted keys), so a killed install never leaves half a file and
-two installs of one lockfile write the same bytes.
+All of materialize's state lives in ``<prefix>/.materialize/`` (the stamp, the expected state,
+the prefix lock), which the tree comparisons leave out. Reading the stamp and taking the
+fingerprint import nothing heavy and stat a few hundred files: that is the whole of a no-op install.
+Every write is atomic (temp file + ``os.replace``) and deterministic.
 """
 
 from __future__ import annotations
@@ -12,15 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 STATE_DIR = ".materialize"
 STAMP = "stamp.json"
-MANIFEST = "manifest.json"
-PYPI = "pypi.json"  # canonical name -> the artifact uv installed (wheel sha256, git URL, local source digest)
-STAMP_VERSION = 1
+LOCK = "lock"
+STAMP_VERSION = 2
+# The modification time of every package record (conda-meta/*, dist-info RECORD) once installed:
+# fixed, so that the fingerprint (and so the stamp) is the same on every machine, and any tool
+# that rewrites a record afterwards changes it. 1980-01-01, the earliest time a zip can hold.
+RECORD_MTIME = 315532800
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Stamp:
     platform: str
     python: str
     tool_version: str
+    fingerprint: str
     stamp_version: int = STAMP_VERSION
 
 
@@ -41,130 +44,93 @@ def read_stamp(prefix: Path) -> Stamp | None:
 
 
 def write_stamp(prefix: Path, stamp: Stamp) -> None:
-    _atomic_json(prefix / STATE_DIR / STAMP, stamp.__dict__)
+    atomic_write(prefix / STATE_DIR / STAMP, json.dumps(asdict(stamp), indent=1, sort_keys=True) + "\n")
 
 
 def clear_stamp(prefix: Path) -> None:
-    """Before any change: a prefix being changed is never 'fresh', whatever happens next."""
+    """Before any change: a prefix being changed is never current, whatever happens next."""
     (prefix / STATE_DIR / STAMP).unlink(missing_ok=True)
 
 
-def is_fresh(prefix: Path, lock_digest: str, tool_version: str) -> bool:
+def is_current(prefix: Path, lock_digest: str, tool_version: str) -> bool:
+    """The stamp names this lockfile and this tool, and the package records are as the stamp saw them."""
     stamp = read_stamp(prefix)
-    return stamp is not None and stamp.lock_digest == lock_digest and stamp.tool_version == tool_version
+    return (stamp is not None and stamp.lock_digest == lock_digest and stamp.tool_version == tool_version
+            and stamp.fingerprint == fingerprint(prefix, stamp.python))
 
 
-def file_entry(path: Path) -> dict[str, object]:
-    info = path.lstat()
-    if stat.S_ISLNK(info.st_mode):
-        return {"type": "link", "target": os.readlink(path)}
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return {"type": "file", "sha256": digest, "mode": oct(stat.S_IMODE(info.st_mode))}
-
-
-def scan(prefix: Path, known: dict[str, tuple[int, str]] | None = None) -> dict[str, dict[str, object]]:
-    """Every file and link below ``prefix`` (state dir left out), by relative path.
-
-    ``known`` (relative path -> (size, sha256)) holds the digests the installers recorded for the
-    files they wrote (``installed_digests``); a file of that size takes its digest from there
-    instead of being read again. A wrong record can only make ``verify`` report drift, never hide
-    it: verify hashes every file."""
-    known = known or {}
-    entries: dict[str, dict[str, object]] = {}
-    modes: dict[int, str] = {}  # st_mode -> oct(permission bits): a few distinct values for ~30k files
-    pending = [(os.fspath(prefix), "")]
-    while pending:
-        folder, rel_dir = pending.pop()
-        with os.scandir(folder) as listing:
-            for item in listing:
-                rel = rel_dir + item.name
-                if not rel_dir and item.name == STATE_DIR:
-                    continue
-                if item.is_symlink():
-                    entries[rel] = {"type": "link", "target": os.readlink(item.path)}
-                elif item.is_dir(follow_symlinks=False):
-                    pending.append((item.path, rel + "/"))
-                else:
-                    info = item.stat(follow_symlinks=False)
-                    seed = known.get(rel)
-                    if seed is not None and seed[0] == info.st_size:
-                        digest = seed[1]
-                    else:
-                        with open(item.path, "rb") as handle:
-                            digest = hashlib.sha256(handle.read()).hexdigest()
-                    mode = modes.get(info.st_mode)
-                    if mode is None:
-                        mode = modes[info.st_mode] = oct(stat.S_IMODE(info.st_mode))
-                    entries[rel] = {"type": "file", "sha256": digest, "mode": mode}
-    return entries  # unordered: write_manifest sorts the keys
-
-
-def installed_digests(prefix: Path) -> dict[str, tuple[int, str]]:
-    """(size, sha256) of the files rattler linked (conda-meta ``paths_data``: checked against the
-    package before linking, ``sha256_in_prefix`` after a prefix rewrite) and of the files uv installed
-    (dist-info ``RECORD`` of a wheel whose sha256 the lockfile pins)."""
-    import base64
-    import csv
-
-    from . import conda_meta
-
-    known: dict[str, tuple[int, str]] = {}
-    for data in conda_meta.records(prefix).values():
-        for entry in (data.get("paths_data") or {}).get("paths", []):
-            digest = entry.get("sha256_in_prefix") or entry.get("sha256")
-            if digest and entry.get("size_in_bytes") is not None and entry.get("path_type", "hardlink") == "hardlink":
-                known[entry["_path"]] = (int(entry["size_in_bytes"]), digest)
-    for site in sorted(prefix.glob("lib/python3*/site-packages"))[-1:]:
-        site_rel = site.relative_to(prefix).as_posix()
-        for record in site.glob("*.dist-info/RECORD"):
-            installer = record.with_name("INSTALLER")
-            if not installer.is_file() or installer.read_text().strip() != "uv":
+def fingerprint(prefix: Path, python: str) -> str:
+    """A digest of what package managers change when they add, remove or replace a package:
+    conda-meta's entries and site-packages' entries (names), with the size and modification time
+    of each conda-meta file and dist-info RECORD. rattler, conda, pip and uv cannot change a package
+    without changing one of these (``fix_record_times`` gives them a fixed time after an install);
+    a Python run writing ``__pycache__`` changes none of them. An edit inside a package's files is
+    not seen here: that is what ``verify`` and ``install --repair`` are for."""
+    digest = hashlib.sha256()
+    for folder, record in _record_places(prefix, python):
+        digest.update(b"\0dir:" + os.fsencode(folder.name))
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name == "__pycache__":
                 continue
-            for row in csv.reader(record.read_text().splitlines()):
-                if len(row) >= 3 and row[1].startswith("sha256=") and row[2].isdigit():
-                    encoded = row[1][len("sha256="):]
-                    raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-                    known[os.path.normpath(f"{site_rel}/{row[0]}")] = (int(row[2]), raw.hex())
-    return known
+            digest.update(b"\0" + os.fsencode(entry.name))
+            path = record(entry)
+            if path is not None:
+                try:
+                    info = os.lstat(path)
+                    digest.update(b"%d %d" % (info.st_size, info.st_mtime_ns))
+                except OSError:
+                    digest.update(b"absent")
+    return digest.hexdigest()
 
 
-def write_manifest(prefix: Path, manifest: dict[str, dict[str, object]]) -> None:
-    _atomic_json(prefix / STATE_DIR / MANIFEST, manifest, compact=True)  # ~30k entries: the C encoder
+def fix_record_times(prefix: Path, python: str) -> None:
+    """Give every package record the fixed ``RECORD_MTIME`` (see ``fingerprint``)."""
+    for folder, record in _record_places(prefix, python):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            path = record(entry)
+            if path is not None and os.path.isfile(path):
+                os.utime(path, (RECORD_MTIME, RECORD_MTIME), follow_symlinks=False)
 
 
-def read_manifest(prefix: Path) -> dict[str, dict[str, object]] | None:
-    try:
-        return json.loads((prefix / STATE_DIR / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
+def _record_places(prefix: Path, python: str):
+    """(folder, entry -> the record file to watch, or None) for conda-meta and site-packages."""
+    minor = ".".join(python.split(".")[:2])
+    return ((prefix / "conda-meta", lambda entry: entry.path),
+            (prefix / "lib" / f"python{minor}" / "site-packages",
+             lambda entry: os.path.join(entry.path, "RECORD") if entry.name.endswith(".dist-info") else None))
 
 
-def read_pypi(prefix: Path) -> dict[str, str]:
-    try:
-        data = json.loads((prefix / STATE_DIR / PYPI).read_text())
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+def clear_leftovers(prefix: Path, keep: tuple[str, ...]) -> None:
+    """Remove from ``.materialize/`` what is not ours now: a killed run's temp files, the state
+    files of older versions (so that the folder, too, is the same as a clean install's)."""
+    folder = prefix / STATE_DIR
+    for entry in list(folder.iterdir()) if folder.is_dir() else []:
+        if entry.name not in (LOCK, *keep):
+            if entry.is_dir() and not entry.is_symlink():
+                import shutil
+
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
 
-def write_pypi(prefix: Path, installed: dict[str, str]) -> None:
-    """An empty record is no file, as in a prefix that never had PyPI packages (same tree either way)."""
-    if installed:
-        _atomic_json(prefix / STATE_DIR / PYPI, installed)
-    else:
-        (prefix / STATE_DIR / PYPI).unlink(missing_ok=True)
-
-
-def _atomic_json(path: Path, data: object, compact: bool = False) -> None:
+def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    if compact:
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    else:
-        text = json.dumps(data, indent=1, sort_keys=True)
-    with temp.open("w") as handle:
-        handle.write(text + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(temp, 0o644)
-    os.replace(temp, path)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)

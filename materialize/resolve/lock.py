@@ -10,8 +10,8 @@ from pathlib import Path
 from ..engines import conda as conda_engine, fetch
 from ..lockfile import digest
 from .. import lockfile, platforms as platform_names
-from . import pypi as pypi_resolve
-from ..inputs.conda_specs import CondaSpec, parse_spec
+from . import build_python, pypi as pypi_resolve
+from ..inputs.conda_specs import FILENAME as CONDA_FILENAME, CondaSpec, parse_spec
 from ..errors import InputError
 from ..lockfile import CondaEntry, Lock, PipEntry
 from ..inputs.project import Project
@@ -39,6 +39,12 @@ class LockReport:
     core_changes: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
     unchanged: bool = False
     warnings: list[str] = field(default_factory=list)
+    build_pythons: dict[str, build_python.BuildPython] = field(default_factory=dict)  # platform -> interpreter
+    built: dict[str, list[str]] = field(default_factory=dict)  # platform -> names whose metadata uv built
+
+    def build_notes(self, platform: str) -> list[str]:
+        chosen = self.build_pythons.get(platform)
+        return chosen.notes(self.built.get(platform, [])) if chosen else []
 
 
 def target_platforms(flags: list[str], settings: Settings, lockfile_path: Path | None = None) -> list[str]:
@@ -61,21 +67,30 @@ def lock(options: LockOptions) -> LockReport:
     result = Lock(platforms=options.platforms, channels=channels, content_hash={},
                   sources=[p.relative_to(project.root).as_posix() for p in project.input_files
                            if p.is_relative_to(project.root)],
-                  core_set=project.core_label, indexes=project.indexes.describe())
-    for platform in options.platforms:
-        _lock_platform(options, platform, keep, result)
+                  core_set=project.core_label, indexes=project.indexes.describe(), settings=settings.recorded())
+    chosen: dict[str, build_python.BuildPython] = {}
+    built: dict[str, list[str]] = {}
+    host = platform_names.host()
+    for platform in sorted(options.platforms, key=lambda p: p != host):  # the host's Python may serve the others
+        known = {build_python.minor(c.version): c for c in chosen.values() if c.fits}
+        interpreter, built[platform] = _lock_platform(options, platform, keep, result, known)
+        if interpreter is not None:
+            chosen[platform] = interpreter
         result.content_hash[platform] = content_hash(options, platform)
     result.core = sorted({e.name for e in project.core.entries if e.name})
     report = _report(options.lockfile, result, previous, settings)
     if unreadable is not None:
         report.warnings.append(f"the previous lockfile could not be read ({unreadable}): locked from scratch, "
                                "so no earlier pin was kept")
+    report.build_pythons, report.built = chosen, built
     lockfile.write(result, options.lockfile)
     report.unchanged = previous is not None and _same(previous, result)
     return report
 
 
-def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, result: Lock) -> None:
+def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, result: Lock,
+                   known: dict[str, build_python.BuildPython]) -> tuple[build_python.BuildPython | None, list[str]]:
+    """Lock one platform into ``result``; return the interpreter that built sdist metadata and what it built."""
     project, settings = options.project, options.settings
     if project.conda.platform and project.conda.platform != platform:
         raise InputError(f"conda-packages.txt:{project.conda.platform_line}: '# platform: {project.conda.platform}' "
@@ -90,6 +105,8 @@ def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, r
     if python is None:
         raise InputError("the conda solve holds no python package", hint="add python to conda-packages.txt")
     result.python[platform] = python
+    asked = {s.name: s.text for s in specs if s.source == CONDA_FILENAME}
+    result.requested[platform] = {p.name: [asked[p.name]] for p in solved if p.name in asked}
     result.conda += [_conda_entry(p, platform) for p in solved]
     provided = _conda_provided(solved)
     result.conda_provided[platform] = {k: list(v) for k, v in sorted(provided.items())}
@@ -101,6 +118,10 @@ def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, r
         osx=virtual.get("__osx", "11.0").partition("=")[0], variables=project.variables,
         preferences=[] if previous is None else _preferences(previous, platform, _moving(options, previous,
                                                                                           platform, python)))
+    chosen = build_python.choose(python, platform, solved, known) if project.has_pypi else None
+    if chosen is not None:
+        request.interpreter, request.interpreter_minor = chosen.path, build_python.minor(chosen.version)
+        log.info("%s: uv builds sdist metadata with %s", platform, chosen.describe())
     pins, local_projects = pypi_resolve.resolve(request)
     result.pip += [PipEntry(p.name, p.version, platform, p.url, p.sha256) for p in pins]
     for local in local_projects:
@@ -109,6 +130,8 @@ def _lock_platform(options: LockOptions, platform: str, previous: Lock | None, r
                  "digest": digest.source_tree(Path(local.path), {options.lockfile.name})}
         if entry not in result.local_projects:
             result.local_projects.append(entry)
+    built = sorted({p.name for p in pins if p.kind in ("sdist", "vcs")} | {p.name for p in local_projects})
+    return chosen, built
 
 
 def _moving(options: LockOptions, previous: Lock, platform: str, python: str) -> tuple[str, ...]:

@@ -62,6 +62,8 @@ class PypiRequest:
     osx: str = "11.0"
     variables: dict[str, str] = field(default_factory=dict)
     preferences: list[PypiPin] = field(default_factory=list)
+    interpreter: str = ""  # what uv builds sdist metadata with (build_python.py); "" = ours
+    interpreter_minor: str = "%d.%d" % sys.version_info[:2]  # its Python minor version
 
 
 def describe(entry: Entry, request: PypiRequest) -> str:
@@ -167,12 +169,14 @@ def _compile_once(request: PypiRequest, work: Path, extra: list[str]) -> None:
             "--format", "pylock.toml", "-o", "pylock.toml", "--generate-hashes", "--no-header", "--quiet",
             "--python-version", request.python, "--python-platform",
             wheel_tags.uv_platform(request.platform, request.glibc),
-            "--python", uv_tool.interpreter_for(request.python),
+            "--python", request.interpreter or sys.executable,
             *request.indexes.uv_args(request.strategy), *extra]
     for name in sorted(request.conda_provided):
         args += ["--no-emit-package", name]
-    with request.indexes.credentials.child_env() as env:
-        done = uv_tool.run(args, env={**env, **wheel_tags.uv_environment(request.platform, request.osx)}, cwd=work)
+    with request.indexes.credentials.child_env() as credentials_env:
+        env = {**credentials_env, **wheel_tags.uv_environment(request.platform, request.osx),
+               "UV_CACHE_DIR": str(uv_tool.resolve_cache(request.interpreter_minor))}
+        done = uv_tool.run(args, env=env, cwd=work)
     if done.returncode:
         raise _failure(done, request)
 

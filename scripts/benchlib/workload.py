@@ -13,16 +13,9 @@ wheels land in ``<cache>/wheels/`` once and are reused by every later run.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +23,10 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.world import conda_channel, conda_packages, interpreters  # noqa: E402
+from tests.world import interpreters, wheel_mirror  # noqa: E402
 
 PYTHON_MINOR = "3.11"
-WORKLOAD_VERSION = 1  # bump when the conversion below changes: a new channel is built
+WORKLOAD_VERSION = 1  # bump when the sets change how the channel is made: a new channel is built
 
 # 177 pure-Python distributions, repackaged as noarch: python conda packages (pip included).
 CONDA_SET = """
@@ -83,14 +76,9 @@ uvloop==0.23.0 watchfiles==1.3.0 websockets==17.4 wrapt==2.5.2 xxhash==4.1.0 yar
 
 CORE = ("pyyaml", "orjson")  # the bench's "core requirements" (materialize always locks a core set)
 
-_PURE_TAGS = ["--implementation", "py", "--abi", "none", "--platform", "any"]
-_CP311_TAGS = ["--implementation", "cp", "--abi", "cp311", "--abi", "abi3", "--abi", "none",
-               "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64",
-               "--platform", "manylinux2014_x86_64", "--platform", "any"]
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+_PURE_TAGS = wheel_mirror.pure_tags()
+_CP311_TAGS = wheel_mirror.binary_tags(PYTHON_MINOR)
+_wheel_key = wheel_mirror.wheel_key
 
 
 def names(pins: list[str]) -> list[str]:
@@ -107,118 +95,12 @@ class Workload:
     stats: dict
 
 
-def _wheel_key(path: Path) -> tuple[str, str]:
-    from packaging.utils import parse_wheel_filename
-
-    name, version, _, _ = parse_wheel_filename(path.name)
-    return canonical(str(name)), str(version)
-
-
 def download(pins: list[str], folder: Path, tags: list[str], log) -> list[Path]:
-    """``pip download`` the pinned wheels that are not in ``folder`` yet (one call); return all of them."""
-    folder.mkdir(parents=True, exist_ok=True)
-    have = {_wheel_key(p): p for p in folder.glob("*.whl")}
-    wanted = [(canonical(p.split("==")[0]), p.split("==")[1]) for p in pins]
-    missing = [f"{n}=={v}" for n, v in wanted if (n, v) not in have]
-    if missing:
-        log(f"downloading {len(missing)} wheels from PyPI into {folder} (once) ...")
-        argv = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
-                "--no-deps", "--python-version", PYTHON_MINOR, *tags, "-d", str(folder), *missing]
-        done = subprocess.run(argv, capture_output=True, text=True)
-        if done.returncode:
-            raise SystemExit(f"pip download failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-        have = {_wheel_key(p): p for p in folder.glob("*.whl")}
-    lost = [f"{n}=={v}" for n, v in wanted if (n, v) not in have]
-    if lost:
-        raise SystemExit(f"not downloaded: {lost}")
-    return [have[w] for w in wanted]
+    return wheel_mirror.download(pins, folder, tags, PYTHON_MINOR, log)
 
 
-# --- wheel -> noarch: python conda package ----------------------------------------------------
-
-
-def _requires(metadata: str, inside: set[str]) -> list[str]:
-    """Unconditional Requires-Dist names that are themselves in the conda set (no version bounds)."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    found = []
-    for line in metadata.splitlines():
-        if not line.startswith("Requires-Dist:"):
-            continue
-        try:
-            req = Requirement(line.split(":", 1)[1].strip())
-        except InvalidRequirement:
-            continue
-        env = {"python_version": PYTHON_MINOR, "python_full_version": PYTHON_MINOR + ".0",
-               "sys_platform": "linux", "platform_system": "Linux", "extra": ""}
-        if req.marker is not None and not req.marker.evaluate(env):
-            continue
-        name = canonical(req.name)
-        if name in inside and name not in found:
-            found.append(name)
-    return sorted(found)
-
-
-def _console_scripts(text: str) -> tuple[str, ...]:
-    scripts, section = [], None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("["):
-            section = line.strip("[]").strip()
-        elif section == "console_scripts" and "=" in line:
-            name, _, target = line.partition("=")
-            target = target.split("[")[0].strip()  # drop extras
-            scripts.append(f"{name.strip()} = {target}")
-    return tuple(scripts)
-
-
-def conda_package_from_wheel(wheel: Path, inside: set[str]) -> conda_packages.CondaPackage:
-    """The wheel's own files under site-packages/ (``.data/`` mapped as conda-build would)."""
-    name, version = _wheel_key(wheel)
-    files: dict[str, bytes] = {}
-    text_prefix: list[str] = []
-    depends: list[str] = []
-    entry_points: tuple[str, ...] = ()
-    with zipfile.ZipFile(wheel) as zf:
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
-            parts = info.filename.split("/")
-            data = zf.read(info)
-            if parts[0].endswith(".data"):
-                kind, rest = parts[1], "/".join(parts[2:])
-                if kind in ("purelib", "platlib"):
-                    target = f"site-packages/{rest}"
-                elif kind == "scripts":
-                    target = f"python-scripts/{rest}"
-                    if data.startswith(b"#!python"):
-                        shebang = f"#!{conda_packages.PREFIX_PLACEHOLDER}/bin/python".encode()
-                        data = shebang + data[len(b"#!python"):]
-                        text_prefix.append(target)
-                elif kind == "data":
-                    target = rest
-                else:
-                    continue
-            else:
-                target = f"site-packages/{info.filename}"
-                if len(parts) == 2 and parts[0].endswith(".dist-info"):
-                    if parts[1] == "METADATA":
-                        depends = _requires(data.decode("utf-8", "replace"), inside - {name})
-                    elif parts[1] == "entry_points.txt":
-                        entry_points = _console_scripts(data.decode("utf-8", "replace"))
-                    elif parts[1] == "RECORD":
-                        files[f"site-packages/{parts[0]}/INSTALLER"] = b"conda\n"
-            files[target] = data
-    return conda_packages.CondaPackage(
-        name=name, version=version, build="pyhbench_0", depends=("python >=3.8", *depends), noarch="python",
-        files=files, text_prefix_files=tuple(text_prefix), entry_points=entry_points)
-
-
-def _write_from_wheel(wheel: Path, inside: set[str], channel: Path) -> Path:
-    return conda_packages.write_conda(conda_package_from_wheel(wheel, inside), channel)
-
-
-# --- channel and index ------------------------------------------------------------------------
+# The wheel -> conda package conversion and the channel build live in tests/world/wheel_mirror.py
+# (the demo's mirror uses them too).
 
 
 def find_python() -> interpreters.Interpreter:
@@ -228,59 +110,13 @@ def find_python() -> interpreters.Interpreter:
     raise SystemExit(f"no CPython {PYTHON_MINOR} tree on this machine (pyenv install {PYTHON_MINOR})")
 
 
-def channel_key(conda_wheels: list[Path], interp: interpreters.Interpreter) -> str:
-    digest = hashlib.sha256(f"v{WORKLOAD_VERSION}\0{interp.version}\0{interp.prefix}\0".encode())
-    for source in (Path(__file__), Path(conda_packages.__file__), Path(interpreters.__file__)):
-        digest.update(source.read_bytes())
-    for wheel in conda_wheels:
-        digest.update(f"{wheel.name}\0{wheel.stat().st_size}\0".encode())
-    return digest.hexdigest()[:24]
-
-
 def build_channel(cache: Path, conda_wheels: list[Path], interp: interpreters.Interpreter, log) -> Path:
-    final = cache / "channels" / channel_key(conda_wheels, interp)
-    if (final / "noarch" / "repodata.json").is_file():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(".building-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    log(f"building the conda channel: {len(conda_wheels)} noarch packages + python {interp.version} (once) ...")
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=".building-"))
-    inside = {_wheel_key(w)[0] for w in conda_wheels}
-    try:
-        subdir = conda_channel.host_subdir()
-        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-            jobs = [pool.submit(interpreters.write_python_package, interp, tmp, subdir)]
-            jobs += [pool.submit(_write_from_wheel, w, inside, tmp) for w in conda_wheels]
-            for job in jobs:
-                job.result()
-        conda_channel.index_channel(tmp, {"noarch", subdir})
-        os.chmod(tmp, 0o755)
-        if final.exists():
-            shutil.rmtree(final)
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+    return wheel_mirror.build_channel(cache / "channels", conda_wheels, interp, log, salt=f"bench-v{WORKLOAD_VERSION}")
 
 
 def build_index(cache: Path, wheels: list[Path]) -> Path:
     """``<cache>/index``: hard links to every wheel (pypiserver serves one folder)."""
-    index = cache / "index"
-    index.mkdir(parents=True, exist_ok=True)
-    wanted = {w.name: w for w in wheels}
-    for stale in index.iterdir():
-        if stale.name not in wanted:
-            stale.unlink()
-    for name, wheel in wanted.items():
-        target = index / name
-        if not target.exists():
-            try:
-                os.link(wheel, target)
-            except OSError:
-                shutil.copy2(wheel, target)
-    return index
+    return wheel_mirror.link_index(cache / "index", wheels)
 
 
 def _stats(conda_wheels: list[Path], pypi_wheels: list[Path], channel: Path) -> dict:

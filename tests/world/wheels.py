@@ -133,14 +133,16 @@ def _zip_write(zf: zipfile.ZipFile, arcname: str, data: bytes) -> None:
     zf.writestr(info, data)
 
 
-def build_wheel(dist: Dist, out_dir: Path) -> Path:
-    """Write a PEP 427 wheel for `dist` into `out_dir`; same bytes on every call."""
+def build_wheel(dist: Dist, out_dir: Path, record_hashes: bool = True) -> Path:
+    """Write a PEP 427 wheel for `dist` into `out_dir`; same bytes on every call. Without
+    ``record_hashes`` its RECORD lists the files with no digests (as some real wheels do)."""
     files = wheel_files(dist)
     record_path = f"{escape(dist.name)}-{dist.version}.dist-info/RECORD"
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     for arcname in sorted(files):
-        writer.writerow([arcname, _record_hash(files[arcname]), len(files[arcname])])
+        writer.writerow([arcname, _record_hash(files[arcname]) if record_hashes else "",
+                         len(files[arcname]) if record_hashes else ""])
     writer.writerow([record_path, "", ""])
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / dist.wheel_name
@@ -208,14 +210,20 @@ def source_tree(dist: Dist, kind: Literal["setup.py", "pyproject"] = "pyproject"
     return files
 
 
-def build_sdist(dist: Dist, out_dir: Path) -> Path:
+def build_sdist(dist: Dist, out_dir: Path, *, setup_py: str | None = None) -> Path:
     """Write a deterministic `.tar.gz` sdist (setuptools backend) into `out_dir`.
 
+    With `setup_py`, the sdist holds that `setup.py` instead of a pyproject.toml, and its PKG-INFO
+    names no requirements: only running the build backend tells them (see `python_dependent_setup_py`).
     Building it needs setuptools from the index: upload `setuptools_wheels()` too.
     """
     root = f"{escape(dist.name)}-{dist.version}"
-    files = source_tree(dist, "pyproject")
-    files["PKG-INFO"] = metadata_text(dist).encode()
+    if setup_py is None:
+        files = source_tree(dist, "pyproject")
+        files["PKG-INFO"] = metadata_text(dist).encode()
+    else:
+        files = {dist.module_path: dist.source.encode(), "setup.py": setup_py.encode(),
+                 "PKG-INFO": metadata_text(Dist(dist.name, dist.version)).encode()}
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / dist.sdist_name
     raw = io.BytesIO()
@@ -229,6 +237,18 @@ def build_sdist(dist: Dist, out_dir: Path) -> Path:
     with open(target, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as gz:
         gz.write(raw.getvalue())
     return target
+
+
+def python_dependent_setup_py(dist: Dist, minor: tuple[int, int], on_minor: str, otherwise: str) -> str:
+    """A setup.py for `dist` that requires `on_minor` when run by Python `minor`, else `otherwise`:
+    the requirements depend on the interpreter that builds the metadata, as real ones sometimes do."""
+    key = "py_modules" if dist.single_module else "packages"
+    return (
+        "import sys\n\nfrom setuptools import setup\n\n"
+        f"requirement = {on_minor!r} if sys.version_info[:2] == {tuple(minor)!r} else {otherwise!r}\n"
+        f"setup(name={dist.name!r}, version={dist.version!r}, {key}=[{dist.module!r}], "
+        "install_requires=[requirement])\n"
+    )
 
 
 def write_project(

@@ -1,0 +1,73 @@
+"""A local mirror holding the names ``examples/iris-classifier`` asks for, built from real PyPI wheels.
+
+* conda side: the example's conda packages (numpy, scikit-learn and what they need, pip) repackaged
+  from their PyPI wheels by ``tests/world/wheel_mirror.py`` (pure wheels as ``noarch: python``, the
+  compiled ones for this host's subdir), plus a relocatable ``python`` made from an interpreter tree
+  on this machine, indexed as a conda channel;
+* PyPI side: the wheels of the example's requirements and of the default core set, for a pypiserver
+  (it also serves the conda set's wheels, as PyPI would).
+
+Versions are pinned, so that the demo does the same work on every machine: what conda-forge and
+PyPI resolve for Python 3.11 on linux-64 (checked against PyPI's metadata; every one of them has
+CPython 3.11 to 3.14 wheels). Wheels come from PyPI on the first run and are kept in ``cache``.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.world import interpreters, wheel_mirror  # noqa: E402
+
+# conda-packages.txt: numpy, scikit-learn (and what scikit-learn needs); pip, which materialize adds.
+CONDA_SET = """
+numpy==2.4.6 scipy==1.17.1 scikit-learn==1.9.1 joblib==1.6.0 threadpoolctl==3.8.0 narwhals==2.29.0
+cloudpickle==3.1.3 pip==26.3
+""".split()
+
+# requirements.txt (fastapi, uvicorn) and the default core set (fastapi, uvicorn, msgpack).
+PYPI_SET = """
+fastapi==0.165.0 uvicorn==0.54.0 msgpack==1.2.4 annotated-doc==0.0.7 annotated-types==0.8.0 anyio==4.16.0
+click==8.5.1 h11==0.16.0 idna==3.20 opentelemetry-api==1.45.2 pydantic==2.14.4 pydantic-core==2.50.5
+starlette==1.10.0 typing-extensions==4.16.0 typing-inspection==0.4.5
+""".split()
+
+SUPPORTED = ("3.11", "3.12", "3.13", "3.14")  # the minors every pinned wheel exists for
+SALT = "demo-v1"  # part of the channel's key: change it to force a rebuild
+
+
+@dataclass(frozen=True)
+class Mirror:
+    channel: Path  # the indexed conda channel folder
+    index: Path  # the wheel folder pypiserver serves
+    python: interpreters.Interpreter
+    conda_wheels: list[Path]
+    pypi_wheels: list[Path]
+
+
+def choose_python(wanted_minor: str) -> interpreters.Interpreter:
+    """The CPython tree of ``wanted_minor`` on this machine, else the running one (when supported)."""
+    found = {i.minor: i for i in interpreters.find_interpreters()}
+    if wanted_minor in found:
+        return found[wanted_minor]
+    running = found["%d.%d" % sys.version_info[:2]]
+    if running.minor not in SUPPORTED:
+        raise SystemExit(f"the demo needs a CPython {wanted_minor} tree (the example's python) or runs under one "
+                         f"of {', '.join(SUPPORTED)}; this is {running.version} and no {wanted_minor} was found")
+    return running
+
+
+def build(cache: Path, python: interpreters.Interpreter, log) -> Mirror:
+    """Download what is missing, build the channel if its key changed, link the index folder."""
+    tags = wheel_mirror.binary_tags(python.minor, platform.machine())
+    conda_wheels = wheel_mirror.download(CONDA_SET, cache / "wheels" / python.minor, tags, python.minor, log)
+    pypi_wheels = wheel_mirror.download(PYPI_SET, cache / "wheels" / python.minor, tags, python.minor, log)
+    channel = wheel_mirror.build_channel(cache / "channels", conda_wheels, python, log, salt=SALT)
+    index = wheel_mirror.link_index(cache / "index" / python.minor, conda_wheels + pypi_wheels)
+    return Mirror(channel, index, python, conda_wheels, pypi_wheels)
