@@ -12,7 +12,6 @@ from .errors import InputError, StaleLockError
 from .ui import Console
 
 LOCKFILE_NAME = "materialize-lock.yml"
-_KERNEL_FILESYSTEMS = ("/proc", "/sys", "/dev")
 
 
 def _settings(project: Path, flags: dict[str, Any]):
@@ -47,30 +46,6 @@ def _lockfile_path(args: argparse.Namespace, settings=None, *, must_exist: bool 
             hint = f"did you mean --lockfile {beside.resolve()}?"
         raise InputError(f"{path}: no lockfile here ({source})", hint=hint)
     return path
-
-
-def check_prefix(prefix: Path, *, writable: bool) -> None:
-    """A prefix must be a directory (or nothing yet) on a real, writable filesystem."""
-    shown = f"--prefix {prefix}"
-    for root in _KERNEL_FILESYSTEMS:
-        if prefix == Path(root) or Path(root) in prefix.parents:
-            raise InputError(f"{shown}: is under {root}, a filesystem the kernel makes up; an environment "
-                             "cannot be built there", hint="choose a directory such as /opt/env")
-    from . import files
-
-    if files.probe(prefix, shown) not in ("missing", "directory"):
-        raise InputError(f"{shown}: is a file, not a directory", hint="remove it, or choose another path")
-    existing = next(p for p in (prefix, *prefix.parents) if files.probe(p, shown) != "missing")
-    if files.probe(existing, shown) != "directory":
-        raise InputError(f"{shown}: {existing} is a file, so no directory can be made under it")
-    if not writable:
-        return
-    if os.statvfs(existing).f_flag & os.ST_RDONLY:
-        raise InputError(f"{shown}: {existing} is on a read-only filesystem",
-                         hint="choose a writable path (build there, then mount it read-only where it is used)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"{shown}: {existing} is not writable by this user",
-                         hint="choose a path you own, or fix its permissions")
 
 
 def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -148,7 +123,6 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 
     path = _lockfile_path(args, must_exist=True)
     prefix = args.prefix.resolve()
-    check_prefix(prefix, writable=False)
     if not args.locked:  # the no-op path: one hash, one small JSON read, no heavy import
         try:
             lock_digest = lockfile.file_digest(path)
@@ -159,7 +133,6 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             return {"prefix": str(prefix), "status": "up-to-date", "platform": platforms.host()}
     from .prefix import install as installing
 
-    check_prefix(prefix, writable=True)
     from . import cache
 
     cache.ready()

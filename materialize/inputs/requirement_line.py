@@ -255,7 +255,7 @@ def _marker(text: str) -> str | None:
 
 
 def _strip_extras(text: str) -> tuple[str, str]:
-    """pip's ``re.match(r"^(.+)(\[[^\]]+\])$", path)``, without its quadratic backtracking on ``[[[[``."""
+    r"""pip's ``re.match(r"^(.+)(\[[^\]]+\])$", path)``, without its quadratic backtracking on ``[[[[``."""
     if not text.endswith("]"):
         return text, ""
     at = len(text) - 1
@@ -304,5 +304,5 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _short(text: str, limit: int = 120) -> str:
-    """Quote at most ``limit`` characters of the user's text in a message."""
+    """pip's ``re.match(r"^(.+)(\\[[^\\]]+\\])$", path)``, without its quadratic backtracking on ``[[[[``."""
     return text if len(text) <= limit else text[:limit] + "..."
