@@ -60,13 +60,13 @@ def test_fuzz_through_the_cli_as_a_subprocess(tmp_path, kind):
 
 def test_the_special_files_are_refused_through_the_cli(tmp_path):
     box = sandbox.Sandbox(tmp_path / "box")
-    for special in cases.SPECIALS:
-        for name in ("conda-packages.txt", "requirements.txt", "more.txt", "pip.conf", ".env", "materialize.toml",
-                     "materialize-lock.yml"):
-            case = cases.Case(name, 0, files={name: special}, argv=["lock", "--check"])
-            box.apply(case)
-            done = subprocess.run([str(CLI_PATH), *box.argv(case)], capture_output=True, text=True, timeout=60,
-                                  env={**os.environ, **box.environment()}, stdin=subprocess.DEVNULL)
-            assert done.returncode == 3, (special, name, done.stderr)
-            assert Path(name).name in done.stderr.splitlines()[0], (special, name, done.stderr)
-            box.reset(case)
+    others = ("conda-packages.txt", "more.txt", "pip.conf", ".env", "materialize.toml", "materialize-lock.yml")
+    pairs = [(special, "requirements.txt") for special in cases.SPECIALS] + list(zip(cases.SPECIALS, others))
+    for special, name in pairs:  # every special file once as requirements.txt, and once as another input
+        case = cases.Case(name, 0, files={name: special}, argv=["lock", "--check"])
+        box.apply(case)
+        done = subprocess.run([str(CLI_PATH), *box.argv(case)], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, **box.environment()}, stdin=subprocess.DEVNULL)
+        assert done.returncode == 3, (special, name, done.stderr)
+        assert Path(name).name in done.stderr.splitlines()[0], (special, name, done.stderr)
+        box.reset(case)
