@@ -55,6 +55,15 @@ def read_bytes(path: Path, shown: str | None = None) -> bytes:
     return data
 
 
+PATH_MAX = 4096
+
+
+def check_path_length(text: str, shown: str) -> None:
+    """A path longer than PATH_MAX cannot exist; refusing it first also spares pathlib a million parts."""
+    if len(text) > PATH_MAX:
+        raise InputError(f"{shown}: a path of {len(text)} characters is longer than any filesystem allows")
+
+
 def probe(path: Path | str, shown: str) -> str:
     """"missing", "directory", "file" or "other" (a FIFO, a device); a path that cannot even be looked
     at (too long, a symlink loop, no permission, a NUL) is an `InputError` naming ``shown``."""

@@ -243,6 +243,8 @@ def _set(settings: Settings, setting: Setting, raw: Any, source: str, path: Path
 
 def _anchor(value: Any, base: Path, key: str) -> Any:
     """Make file paths in a config file relative to that file's folder."""
+    for text in ([value] if isinstance(value, str) else list(value.values()) if isinstance(value, dict) else value):
+        files.check_path_length(text, f"{key} {text[:80]!r}")
     if key == "core-sets":
         return {name: str(files.resolve(base / p, f"core-sets.{name[:40]}")) for name, p in value.items()}
     if key == "channels":  # a local folder is relative to the config file that names it

@@ -53,6 +53,7 @@ def _find_link(value: str, path: Path, where: str) -> str:
     """A local find-links folder is relative to pip.conf's own folder (pip: to the working directory)."""
     if "://" in value or "${" in value:
         return value
+    files.check_path_length(value, f"{where}: find-links {value[:80]}")
     folder = path.parent / value
     if files.probe(folder, f"{where}: find-links {value[:80]}") == "missing":
         raise InputError(f"{where}: find-links {value}: no such directory {folder}")

@@ -209,6 +209,8 @@ def _canonical_extras(parsed: Requirement) -> tuple[str, ...]:
 
 def _path(path: str, extras: str, marker: str | None, base: Path) -> Parsed:
     expanded = VAR.sub("x", path)
+    if len(expanded) > 4096:  # PATH_MAX; pathlib would make a million parts of '../../..' first
+        raise LineError(f"{_short(path)!r}: a path of {len(expanded)} characters is longer than any filesystem allows")
     target = Path(base) / expanded
     shown = f"{_short(path)!r}"
     try:

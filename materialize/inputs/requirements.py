@@ -141,6 +141,7 @@ def _parse_line(line: str, number: int, path: Path, source: str, project: Path, 
     except LineError as err:
         raise InputError(f"{where}: {files.short(str(err), 300)}") from err
     for include, is_constraint in [(r, False) for r in options.requirements] + [(c, True) for c in options.constraints]:
+        files.check_path_length(include, f"{where}: {files.short(include, 80)}")
         if _URL.match(include):
             raise InputError(f"{where}: {include!r}: requirements files over the network are not read; "
                              "download it into the project")
@@ -183,8 +184,9 @@ def _find_link(value: str, requirements_file: Path) -> str:
     """A local --find-links is relative to the file that names it (pip: when it exists there)."""
     if _URL.match(value) or _VAR.search(value):
         return value
-    folder = requirements_file.parent / value
     try:
+        files.check_path_length(value, f"--find-links {value[:80]}")
+        folder = requirements_file.parent / value
         if files.probe(folder, f"--find-links {value[:80]}") == "missing":
             raise LineError(f"--find-links {value}: no such directory {folder}")
         return str(files.resolve(folder, f"--find-links {value[:80]}"))
