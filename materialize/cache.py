@@ -21,10 +21,11 @@ CONDA_DISTS = "conda-dists-v1"  # <sha256>.json: the Python distributions a cond
 CONDA_RECORDS = "conda-records-v1"  # <sha256>.json: a conda archive's index.json, as rattler read it
 BUILD_PYTHONS = "build-pythons-v1"  # <key>/: a locked conda python linked to build sdist metadata (resolve/)
 VERIFIED = "verified-v1"  # <bucket>/<sha256>.json: the stat of a cache entry when it was last hashed (fetch.py)
-CONDA_CONTENTS = "conda-contents-v1"  # <sha256>.json: a conda archive's info/ and every member's digest
+CONDA_CONTENTS = "conda-info-v1"  # <sha256>.json: a conda archive's info/ (index.json, paths.json, link.json)
 WHEEL_CONTENTS = "wheel-contents-v1"  # <sha256>.json: a wheel's members and their digests
+PROBES = "probes-v1"  # <tool>-version.json: an engine's version, under its binary's path and stat (engines/uv.py)
 BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, BUILD_PYTHONS, VERIFIED, CONDA_CONTENTS,
-           WHEEL_CONTENTS)
+           WHEEL_CONTENTS, PROBES)
 
 
 class LockTimeoutError(MaterializeError):

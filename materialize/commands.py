@@ -69,14 +69,13 @@ def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     console.progress("locking ...")
     report = locking.lock(options)
     console.done_progress()
-    _render_lock(report, console)
+    for line in report.lines():
+        console.out(line)
+    for note in report.notes:
+        console.info(f"{note.level}: {note.message}")
     return {"lockfile": str(report.lockfile), "platforms": report.lock.platforms, "python": report.lock.python,
             "conda": len(report.lock.conda), "pypi": len(report.lock.pip), "unchanged": report.unchanged,
-            "warnings": report.warnings,
-            "python_changes": {p: {"old": o, "new": n} for p, (o, n) in report.python_changes.items()},
-            "core_changes": {p: [{"name": n, "old": o, "new": v} for n, o, v in rows]
-                             for p, rows in report.core_changes.items()},
-            "build_python": {p: c.as_data(report.built.get(p, [])) for p, c in report.build_pythons.items()}}
+            **report.as_data()}
 
 
 def _check_fresh(project_dir: Path, settings, path: Path, platforms: list[str]) -> dict[str, Any]:
@@ -91,30 +90,11 @@ def _check_fresh(project_dir: Path, settings, path: Path, platforms: list[str]) 
     project = projects.load(project_dir, settings)
     options = locking.LockOptions(project, settings, path, locking.target_platforms(platforms, settings, path))
     for platform in options.platforms:
-        if lock_data.content_hash.get(platform) != locking.content_hash(options, platform):
+        if lock_data.content_hash.get(platform) != locking.content_hash(options, platform, lock_data,
+                                                                         lock_data.python.get(platform)):
             raise StaleLockError(f"{path.name} is out of date for {platform}: the inputs changed "
                                  "since it was written", hint="run 'materialize lock'")
     return {"lockfile": str(path), "fresh": True}
-
-
-def _render_lock(report, console: Console) -> None:
-    for warning in report.warnings:
-        console.info(f"warning: {warning}")
-    for platform, (old, new) in sorted(report.python_changes.items()):
-        console.out(f"Python {old} -> {new} ({platform})")
-        rows = report.core_changes.get(platform, [])
-        if rows:
-            console.out(f"  core packages re-resolved for Python {new}:")
-            for name, before, after in rows:
-                console.out(f"    {name} {before or '(new)'} -> {after or '(removed)'}")
-        else:
-            console.out(f"  core packages re-resolved for Python {new}: no version changed")
-    for platform in report.lock.platforms:
-        conda, pip = report.lock.for_platform(platform)
-        console.out(f"Locked {platform}: Python {report.lock.python.get(platform)}, {len(conda)} conda and "
-                    f"{len(pip)} PyPI packages -> {report.lockfile}")
-        for line in report.build_notes(platform):
-            console.out(f"  {line}")
 
 
 def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -181,11 +161,17 @@ def fetch(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def config(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from .resolve import effective
+
     settings = _settings(args.project, {})
-    width = max(len(key) for key, _, _ in settings.rows())
-    for key, value, source in settings.rows():
-        console.out(f"{key:<{width}}  {value!r:<30}  ({source})")
-    return {key: {"value": value, "source": source} for key, value, source in settings.rows()}
+    rows = effective.rows(settings, args.project.resolve(), (args.project / settings["lockfile"]).resolve())
+    width = max(len(row.key) for row in rows)
+    for row in rows:
+        first, *more = row.text.splitlines()
+        console.out(f"{row.key:<{width}}  {first}  ({row.source})")
+        for line in more:
+            console.out(f"{'':<{width}}  {line}")
+    return {row.key: {"value": row.value, "source": row.source} for row in rows}
 
 
 def export(args: argparse.Namespace, console: Console) -> dict[str, Any]:

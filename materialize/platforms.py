@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 import sys
 
 KNOWN = ("linux-64", "linux-aarch64", "linux-ppc64le", "linux-s390x", "osx-64", "osx-arm64", "win-64", "win-arm64")
 
 
 def host() -> str:
-    machine = _platform.machine().lower()
+    if hasattr(os, "uname"):
+        machine = os.uname().machine.lower()  # what platform.machine() returns here, without its import
+    else:  # pragma: no cover - Windows
+        import platform
+
+        machine = platform.machine().lower()
     if sys.platform.startswith("linux"):
         return {"x86_64": "linux-64", "amd64": "linux-64", "aarch64": "linux-aarch64", "arm64": "linux-aarch64",
                 "ppc64le": "linux-ppc64le", "s390x": "linux-s390x"}.get(machine, f"linux-{machine}")

@@ -97,12 +97,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("core", "default", _str, "named set of the serving runtime's core packages"),
     Setting("core-requirements", None, _core, "core requirements: a requirements file, or a list (overrides `core`)"),
     Setting("core-sets", {}, _table, "extra named core sets: name -> requirements file"),
+    Setting("core-locks", None, _str, "folder of pre-locked core sets, <set>/pylock.cp3XY-<platform>.toml "
+            "(unset: the ones shipped with materialize)"),
     Setting("lockfile", "materialize-lock.yml", _str, "lockfile path, relative to the project"),
     Setting("index-strategy", "first-index", _strategy, "how uv chooses between indexes (see README)"),
     Setting("virtual-packages", {}, _virtual, "virtual package overrides, e.g. __glibc = \"2.28\", __cuda = \"12.4\""),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
-RECORDED = ("channels", "python", "core", "core-requirements", "core-sets", "index-strategy", "virtual-packages")
+RECORDED = ("channels", "python", "core", "core-requirements", "core-sets", "core-locks", "index-strategy",
+            "virtual-packages")
 
 
 # Layer ranks: a larger rank is more specific.
@@ -236,7 +239,7 @@ def _set(settings: Settings, setting: Setting, raw: Any, source: str, path: Path
         where = path if path is not None else source
         line = _line_of(path, setting.key) if path is not None else None
         raise InputError.at(where, line, f"{setting.key}: {err}") from err
-    if base is not None and setting.key in ("core-requirements", "core-sets", "lockfile", "channels"):
+    if base is not None and setting.key in ("core-requirements", "core-sets", "core-locks", "lockfile", "channels"):
         value = _anchor(value, base, setting.key)
     settings.values[setting.key] = Resolved(value, source, rank)
 
@@ -250,7 +253,7 @@ def _anchor(value: Any, base: Path, key: str) -> Any:
     if key == "channels":  # a local folder is relative to the config file that names it
         return [str(files.resolve(base / c, f"channel {c[:80]!r}")) if c.startswith(("./", "../")) or c in (".", "..")
                 else c for c in value]
-    if isinstance(value, str) and key in ("core-requirements", "lockfile"):
+    if isinstance(value, str) and key in ("core-requirements", "core-locks", "lockfile"):
         return str(files.resolve(base / value, f"{key} {value[:80]!r}")) if not Path(value).is_absolute() else value
     return value
 

@@ -134,6 +134,15 @@ def run_env_python(prefix: Path, code: str) -> subprocess.CompletedProcess:
                           env=env, timeout=120)
 
 
+def installed_once(tmp_path_factory, project: Path, cache: Path, label: str) -> Path:
+    """A prefix installed from ``project`` for a whole test module (tests that change it copy it)."""
+    from tests.helpers import Cli
+
+    prefix = tmp_path_factory.mktemp(f"{label}-env") / "env"
+    Cli().ok("install", project, "--prefix", prefix, env={"MATERIALIZE_CACHE_DIR": str(cache)})
+    return prefix
+
+
 def base_and_next(tmp_path_factory, channel_url: str, pypi_url: str, core_file, shared_cache, label: str) -> dict:
     """Two locked projects: ``base``, and ``next``, which adds, removes and replaces on both sides."""
     env = lock_env(tmp_path_factory, core_file, shared_cache)

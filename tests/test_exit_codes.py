@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from tests.helpers import CLI_PATH, pip_conf_for, write_project
-from tests.prefix_checks import base_and_next, site_packages
+from tests.prefix_checks import base_and_next, installed_once, site_packages
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +22,7 @@ def projects(tmp_path_factory, channel_url, pypi, core_file, shared_cache):
 
 @pytest.fixture(scope="module")
 def drifted(tmp_path_factory, projects, shared_cache):
-    from tests.helpers import Cli
-
-    prefix = tmp_path_factory.mktemp("exits-env") / "env"
-    Cli().ok("install", projects["base"], "--prefix", prefix, env={"MATERIALIZE_CACHE_DIR": str(shared_cache)})
+    prefix = installed_once(tmp_path_factory, projects["base"], shared_cache, "exits")
     for name in ("six.py", "tinyweb/__init__.py", "coreserver/__init__.py"):
         (site_packages(prefix) / name).write_text("# changed\n")
     return prefix

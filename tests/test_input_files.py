@@ -120,7 +120,7 @@ def test_a_truncated_previous_lockfile_is_said_out_loud(cli, tmp_path, channel_u
     text = lockfile.read_text()
     lockfile.write_text(text[:len(text) // 2])
     done = cli.ok("lock", project, "--channel", channel_url)
-    assert "warning: the previous lockfile could not be read (" in done.stderr
+    assert "warning: the previous lockfile could not be read (" in done.stderr  # a lock note, on stderr
     assert "locked from scratch, so no earlier pin was kept" in done.stderr
     assert yaml.safe_load(lockfile.read_text())["version"] == 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from materialize import lockfile
@@ -62,3 +63,29 @@ def test_same_bytes_for_any_string(tmp_path_factory, text):
     lock = sample_lock(text)
     lockfile.write(lock, folder / "ours-lock.yml")
     assert (folder / "ours-lock.yml").read_bytes() == conda_lock_bytes(lock, folder / "theirs-lock.yml")
+
+
+PRINTABLE_ASCII = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=80)
+AWKWARD = ["", " lead", "trail ", "a: b", "- x", "#x", "x #y", "'q'", '"', "null", "~", "1.0", "yes", "on", "*a",
+           "&a", "!t", "%x", "@x", "`x", "{a}", "[a]", "a,b", "?x", "a\\b", "<<", "1e3", ".inf", "12:30:00",
+           "k" * 150, "a b " * 60, "tab\there", "ünï", "\U0001f600"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(PRINTABLE_ASCII)
+def test_same_bytes_on_the_libyaml_path(tmp_path_factory, text):
+    """Locks of plain ASCII (all real ones) are written by libyaml's emitter: still conda-lock's bytes."""
+    from materialize.lockfile import model
+
+    lock = sample_lock(text)
+    assert model._plain(model._output(lock)), "this lock takes the libyaml path"
+    folder = tmp_path_factory.mktemp("bytes")
+    lockfile.write(lock, folder / "ours-lock.yml")
+    assert (folder / "ours-lock.yml").read_bytes() == conda_lock_bytes(lock, folder / "theirs-lock.yml")
+
+
+@pytest.mark.parametrize("text", AWKWARD)
+def test_same_bytes_for_awkward_strings(tmp_path, text):
+    lock = sample_lock(text)
+    lockfile.write(lock, tmp_path / "ours-lock.yml")
+    assert (tmp_path / "ours-lock.yml").read_bytes() == conda_lock_bytes(lock, tmp_path / "theirs-lock.yml")

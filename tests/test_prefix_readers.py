@@ -13,7 +13,7 @@ import tarfile
 import pytest
 
 from tests.helpers import BIN, run_python
-from tests.prefix_checks import base_and_next, snapshot, tree_diff
+from tests.prefix_checks import base_and_next, installed_once, snapshot, tree_diff
 
 CONDA_PACK = BIN / "conda-pack"
 IMPORTS = "import tinyweb, condapy, six, coreserver, coreserial, tinydep, pip"
@@ -26,11 +26,7 @@ def projects(tmp_path_factory, channel_url, pypi, core_file, shared_cache):
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory, projects, shared_cache):
-    from tests.helpers import Cli
-
-    prefix = tmp_path_factory.mktemp("readers-env") / "env"
-    Cli().ok("install", projects["base"], "--prefix", prefix, env={"MATERIALIZE_CACHE_DIR": str(shared_cache)})
-    return prefix
+    return installed_once(tmp_path_factory, projects["base"], shared_cache, "readers")
 
 
 def test_conda_meta_holds_what_conda_writes(installed, projects):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.helpers import run_python
-from tests.prefix_checks import base_and_next, edit_lock, site_packages
+from tests.prefix_checks import base_and_next, edit_lock, installed_once, site_packages
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +21,7 @@ def projects(tmp_path_factory, channel_url, pypi, core_file, shared_cache):
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory, projects, shared_cache):
     """One installed prefix, copied by the tests that change it."""
-    from tests.helpers import Cli
-
-    prefix = tmp_path_factory.mktemp("verify-env") / "env"
-    Cli().ok("install", projects["base"], "--prefix", prefix, env={"MATERIALIZE_CACHE_DIR": str(shared_cache)})
-    return prefix
+    return installed_once(tmp_path_factory, projects["base"], shared_cache, "verify")
 
 
 def test_clean_prefix_verifies_in_text_and_json(cli, projects, installed):

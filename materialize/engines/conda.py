@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHANNEL_ALIAS = "https://conda.anaconda.org/"
-_DIST_INFO = re.compile(r"(?:^|/)site-packages/([^/]+?)-([^/-]+)\.(?:dist-info|egg-info)(?:/|$)")
 
 # Virtual packages assumed per platform family; `virtual-packages` settings override them.
 DEFAULT_VIRTUAL = {
@@ -150,14 +148,17 @@ def version_order(old: str, new: str) -> int:
 
 def solve(channels: Sequence[str], specs: Sequence[CondaSpec], platform: str, *,
           virtual: Mapping[str, str] = {}, locked: Iterable[SolvedPackage] = (),
-          gateway=None) -> list[SolvedPackage]:
-    """Solve ``specs`` for ``platform`` against ``channels``, preferring ``locked`` pins."""
+          optional: Sequence[CondaSpec] = (), gateway=None) -> list[SolvedPackage]:
+    """Solve ``specs`` for ``platform`` against ``channels``, preferring ``locked`` pins; ``optional``
+    specs join only when the channels have a package of that name (e.g. ``pip``)."""
     from rattler import Gateway, MatchSpec
 
     urls = [channel_url(c) for c in channels]
     match_specs = [MatchSpec(_with_channel(spec, channels, urls), strict=False) for spec in specs]
     gateway = gateway or Gateway(show_progress=False)
     try:
+        match_specs += [MatchSpec(_with_channel(spec, channels, urls), strict=False)
+                        for spec in _present(gateway, urls, platform, optional)]
         locked_records = _locked_records(gateway, urls, platform, locked)
         virtual_list = virtual_packages(platform, virtual)
         records = _run(_solve(gateway, urls, match_specs, platform, virtual_list, locked_records))
@@ -171,6 +172,18 @@ async def _solve(gateway, urls, specs, platform, virtual, locked):
 
     return await solve(sources=urls, specs=specs, gateway=gateway, platforms=[platform, "noarch"],
                        virtual_packages=virtual, locked_packages=locked or None)
+
+
+def _present(gateway, urls, platform, specs: Sequence[CondaSpec]) -> list[CondaSpec]:
+    """The specs whose package name the channels hold for ``platform`` or noarch."""
+    if not specs:
+        return []
+    from rattler import MatchSpec
+
+    result = _run(gateway.query(urls, [platform, "noarch"], [MatchSpec(s.name, strict=False) for s in specs],
+                                recursive=False))
+    names = {record.name.normalized for per_channel in result for record in per_channel}
+    return [s for s in specs if s.name in names]
 
 
 def _locked_records(gateway, urls, platform, locked: Iterable[SolvedPackage]) -> list:
@@ -231,49 +244,6 @@ def _hex(value) -> str:
     if value is None:
         return ""
     return value.hex() if isinstance(value, (bytes, bytearray)) else str(value)
-
-
-def remembered_distributions(sha256: str) -> list[tuple[str, str]] | None:
-    """What ``python_distributions`` found before in the archive with this sha256, if it was asked."""
-    import json
-
-    from .. import cache
-
-    try:
-        found = json.loads((cache.root() / cache.CONDA_DISTS / f"{sha256}.json").read_text())
-        return [(str(name), str(version)) for name, version in found]
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def python_distributions(archive: Path, sha256: str = "") -> list[tuple[str, str]]:
-    """(distribution name, version) of every dist-info/egg-info a conda package ships.
-
-    With the archive's ``sha256`` the answer is remembered in the cache: reading the file lists of
-    ~180 archives costs ~0.4 s, and both ``lock`` and every ``install`` ask."""
-    import json
-    import os
-
-    from .. import cache
-
-    known = remembered_distributions(sha256) if sha256 else None
-    if known is not None:
-        return known
-    from rattler import PathsJson
-
-    paths = PathsJson.from_package_archive(archive)
-    found = set()
-    for entry in paths.paths:
-        match = _DIST_INFO.search(str(entry.relative_path))
-        if match:
-            found.add((match.group(1), match.group(2)))
-    result = sorted(found)
-    if sha256:
-        memo = cache.bucket(cache.CONDA_DISTS) / f"{sha256}.json"
-        temp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
-        temp.write_text(json.dumps(result))
-        os.replace(temp, memo)
-    return result
 
 
 def records_from_archives(archives: Sequence[Path], sha256s: Sequence[str] = ()) -> list:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,23 +70,35 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float | None = 900,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Completed:
-    """Run ``argv`` (never through a shell) and capture its output. Secrets travel in ``env`` only."""
+    """Run ``argv`` (never through a shell) and capture its output. Secrets travel in ``env`` only.
+
+    ``meanwhile()`` runs in this thread while the child does (work that does not need its output;
+    keep it short: the child's output waits in its pipes until then); if it raises, the child is killed."""
     args = tuple(os.fspath(a) for a in argv)
     log.debug("run: %s", redact(" ".join(args)))
     try:
-        done = subprocess.run(
-            args, env=dict(env) if env is not None else None, cwd=cwd, timeout=timeout,
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
-            pass_fds=tuple(sorted(_HANDED_DOWN)), preexec_fn=_die_with_parent_setup(),
-        )
-    except subprocess.TimeoutExpired as err:
-        return Completed(args, 124, _text(err.stdout), _text(err.stderr) + f"\ntimed out after {timeout}s")
+        child = subprocess.Popen(args, env=dict(env) if env is not None else None, cwd=cwd, text=True,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 pass_fds=tuple(sorted(_HANDED_DOWN)), preexec_fn=_die_with_parent_setup())
     except OSError as err:  # the program is missing or cannot be executed: the shell's 127
         return Completed(args, 127, "", f"cannot run {args[0]}: {err.strerror or err}")
-    result = Completed(args, done.returncode, done.stdout, done.stderr)
-    if done.returncode:
-        log.debug("exit %s; stderr:\n%s", done.returncode, redact(done.stderr))
+    with child:
+        try:
+            if meanwhile is not None:
+                meanwhile()
+            stdout, stderr = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            stdout, stderr = child.communicate()
+            return Completed(args, 124, _text(stdout), _text(stderr) + f"\ntimed out after {timeout}s")
+        except BaseException:
+            child.kill()
+            raise
+    result = Completed(args, child.returncode, stdout, stderr)
+    if child.returncode:
+        log.debug("exit %s; stderr:\n%s", child.returncode, redact(stderr))
     return result
 
 

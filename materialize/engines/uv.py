@@ -10,7 +10,7 @@ import functools
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from .. import cache
@@ -25,7 +25,7 @@ COMMON = ("--no-config", "--no-python-downloads")
 
 @functools.lru_cache(maxsize=1)
 def binary() -> str:
-    """MATERIALIZE_UV > the uv wheel's bundled binary > PATH; the version is checked once."""
+    """MATERIALIZE_UV > the uv wheel's bundled binary > PATH; the version is checked once per binary."""
     found = os.environ.get(UV_ENV)
     if found and not (os.path.isfile(found) and os.access(found, os.X_OK)):
         raise UsageError(f"{UV_ENV}={found}: not an executable file", hint=f"unset {UV_ENV} to use the bundled uv")
@@ -38,15 +38,44 @@ def binary() -> str:
             found = shutil.which("uv")
     if not found:
         raise UsageError("uv was not found", hint=f"pip install uv, or set {UV_ENV} to its path")
+    version = _version(found)
+    if version < MIN_VERSION:
+        raise UsageError(f"uv {'.'.join(map(str, version))} is too old; materialize needs >= "
+                         f"{'.'.join(map(str, MIN_VERSION))}", hint=f"upgrade uv or set {UV_ENV}")
+    return found
+
+
+def _version(found: str) -> tuple[int, ...]:
+    """``uv --version``, remembered in the cache under the binary's path and stat (a rebuilt or
+    replaced binary has another size, mtime or inode): the probe costs 10-20 ms of every lock."""
+    import json
+
+    try:
+        info = os.stat(found)
+        key = [os.path.abspath(found), info.st_size, info.st_mtime_ns, info.st_ino]
+    except OSError:
+        key = None
+    memo = cache.root() / cache.PROBES / "uv-version.json"
+    try:
+        known = json.loads(memo.read_text())
+        if key is not None and known["binary"] == key:
+            return tuple(int(p) for p in known["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     done = proc.run([found, "--version"], timeout=30)
     match = re.search(r"(\d+)\.(\d+)\.(\d+)", done.stdout)
     if done.returncode or not match:
         raise UsageError(f"{found} --version failed: {done.tail(2)}")
     version = tuple(int(p) for p in match.groups())
-    if version < MIN_VERSION:
-        raise UsageError(f"uv {'.'.join(map(str, version))} is too old; materialize needs >= "
-                         f"{'.'.join(map(str, MIN_VERSION))}", hint=f"upgrade uv or set {UV_ENV}")
-    return found
+    if key is not None:
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            temp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+            temp.write_text(json.dumps({"binary": key, "version": list(version)}))
+            os.replace(temp, memo)
+        except OSError:  # a read-only cache: probe every time
+            pass
+    return version
 
 
 def environment(extra: Mapping[str, str] = {}) -> dict[str, str]:
@@ -70,8 +99,9 @@ def resolve_cache(python_minor: str) -> Path:
 
 
 def run(args: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str] = {}, cwd: Path | None = None,
-        timeout: float = 1800) -> proc.Completed:
-    return proc.run([binary(), *args], env=environment(env), cwd=cwd, timeout=timeout)
+        timeout: float = 1800, meanwhile: Callable[[], object] | None = None) -> proc.Completed:
+    """uv with ``args``; ``meanwhile()`` runs while it does (``proc.run``)."""
+    return proc.run([binary(), *args], env=environment(env), cwd=cwd, timeout=timeout, meanwhile=meanwhile)
 
 
 class UvFailed(MaterializeError):

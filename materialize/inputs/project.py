@@ -23,6 +23,7 @@ class Project:
     user: RequirementsSet
     core: RequirementsSet
     core_label: str
+    core_name: str | None  # the named core set (which may come pre-locked), None for core-requirements
     indexes: Indexes
     variables: dict[str, str]
     input_files: list[Path]
@@ -46,16 +47,16 @@ def load(root: Path, settings: Settings) -> Project:
     variables = dotenv.variables(root)
     for entry in user.entries:
         dotenv.expand_secret_values(entry.secret_variables, variables)
-    core, label = load_core(settings, root)
+    core, label, core_name = load_core(settings, root)
     pip_conf = pip_config.read(root / pip_config.FILENAME)
 
     def expand(text: str, where: str) -> str:
         return requirements.expand(text, variables, where)
 
     indexes = combine(pip_conf, user, expand)
-    files = [p for p in (conda_path, req_path, root / pip_config.FILENAME) if _present(p)]
-    return Project(root, conda, user, core, label, indexes, variables,
-                   list(dict.fromkeys(files + user.files + core.files)))
+    read = [p for p in (conda_path, req_path, root / pip_config.FILENAME) if _present(p)]
+    return Project(root, conda, user, core, label, core_name, indexes, variables,
+                   list(dict.fromkeys(read + user.files + core.files)))
 
 
 def _present(path: Path) -> bool:
@@ -63,25 +64,25 @@ def _present(path: Path) -> bool:
     return os.path.lexists(path)
 
 
-def load_core(settings: Settings, project_root: Path) -> tuple[RequirementsSet, str]:
-    """The core requirements: ``core-requirements`` (a file or a list) or the named set ``core``,
-    whichever was set in the more specific layer (``core-requirements`` on a tie)."""
+def load_core(settings: Settings, project_root: Path) -> tuple[RequirementsSet, str, str | None]:
+    """The core requirements, their label and the set's name: ``core-requirements`` (a file or a list)
+    or the named set ``core``, whichever was set in the more specific layer (``core-requirements`` on a tie)."""
     explicit = settings["core-requirements"]
     if settings.rank("core") > settings.rank("core-requirements"):
         explicit = None
     if isinstance(explicit, list):
-        return requirements.parse_lines(explicit, "core-requirements", project_root), "core requirements"
+        return requirements.parse_lines(explicit, "core-requirements", project_root), "core requirements", None
     if isinstance(explicit, str):
         path = Path(explicit)
         if not path.is_absolute():
             path = files.resolve(project_root / path, f"core-requirements ({settings.source('core-requirements')})")
         if not _present(path):
             raise InputError(f"core-requirements ({settings.source('core-requirements')}): {path}: no such file")
-        return requirements.parse_file(path, path.parent), f"core ({path.name})"
+        return requirements.parse_file(path, path.parent), f"core ({path.name})", None
     name = settings["core"]
     sets = dict(settings["core-sets"])
     path = Path(sets[name]) if name in sets else BUILTIN_CORE_SETS / f"{name}.txt"
     if files.probe(path, f"core set {name[:80]!r} ({settings.source('core')})") != "file":
         known = sorted(set(sets) | {p.stem for p in BUILTIN_CORE_SETS.glob("*.txt")})
         raise InputError(f"core set {name!r} ({settings.source('core')}) does not exist; known: {', '.join(known)}")
-    return requirements.parse_file(path, path.parent), f"core set {name!r}"
+    return requirements.parse_file(path, path.parent), f"core set {name!r}", name

@@ -2,6 +2,6 @@
 
 ``from materialize import lockfile`` gives the model's names; the other modules are imported by name."""
 
-from .model import FORMAT, HEADER, CondaEntry, Lock, PipEntry, file_digest, read, write
+from .model import FORMAT, HEADER, CondaEntry, Lock, PipEntry, Prerendered, file_digest, read, write
 
-__all__ = ["FORMAT", "HEADER", "CondaEntry", "Lock", "PipEntry", "file_digest", "read", "write"]
+__all__ = ["FORMAT", "HEADER", "CondaEntry", "Lock", "PipEntry", "Prerendered", "file_digest", "read", "write"]

@@ -1,12 +1,12 @@
 """What an install wants the prefix to hold: the lock's packages for one platform, each with the
 verified artifact it comes from and the files it puts there, predicted from that artifact.
 
-A conda package's files come from its contents (``engines/conda_archive``): paths.json, with
+A conda package's files come from its own ``info/paths.json`` (``engines/conda_archive``), with
 noarch-python paths relocated into this Python's site-packages and ``python-scripts/`` into
 ``bin/``; a wheel's from its members (``engines/wheel_archive``) laid out as an installer lays
 them out. What only the engine can know is left for it to fill in while installing: the digest of
-a prefix-replaced file or a generated entry point (rattler records it), the RECORD, INSTALLER and
-scripts that uv writes.
+a prefix-replaced file or a generated entry point (rattler records it), the modes and link targets
+rattler gives the files it links, the RECORD, INSTALLER and scripts that uv writes.
 """
 
 from __future__ import annotations
@@ -71,27 +71,38 @@ class Want:
         return {w.key: w.identity for w in [*self.conda, *self.pypi]}
 
 
-def conda_files(contents: ArchiveContents, python: str) -> tuple[dict[str, FileState], set[str]]:
-    """(the file states the archive fixes, the paths whose state linking derives)."""
+@dataclass
+class CondaFiles:
+    """What a conda package puts in the prefix, by path: the digest and size paths.json gives each
+    file; the symlinks; the files whose bytes linking derives (prefix-replaced, entry points)."""
+
+    digests: dict[str, tuple[str, int]] = field(default_factory=dict)
+    links: set[str] = field(default_factory=set)
+    derived: set[str] = field(default_factory=set)
+
+    @property
+    def paths(self) -> set[str]:
+        return set(self.digests) | self.links | self.derived
+
+
+def conda_files(contents: ArchiveContents, python: str) -> CondaFiles:
     relocate = _noarch_python_relocation(python) if is_noarch_python(contents) else (lambda path: path)
-    known: dict[str, FileState] = {}
-    derived: set[str] = set()
+    files = CondaFiles()
     for entry in contents.paths:
         path = relocate(entry["_path"])
-        member = contents.members.get(entry["_path"])
         kind = entry.get("path_type", "hardlink")
-        if kind == "directory" or member is None or member.kind == "dir":
+        if kind == "directory":
             continue
-        if kind == "softlink" or member.kind == "link":
-            known[path] = FileState("link", target=member.target)
-        elif entry.get("prefix_placeholder"):
-            derived.add(path)  # its bytes depend on the prefix: the digest comes from linking
+        if kind == "softlink":
+            files.links.add(path)
+        elif entry.get("prefix_placeholder") or not entry.get("sha256") or entry.get("size_in_bytes") is None:
+            files.derived.add(path)  # its bytes depend on the prefix (or paths.json gives none): linking says
         else:
-            known[path] = FileState("file", member.mode, member.size, member.sha256)
+            files.digests[path] = (entry["sha256"], int(entry["size_in_bytes"]))
     if is_noarch_python(contents):
         for spec in ((contents.link or {}).get("noarch") or {}).get("entry_points") or []:
-            derived.add(f"bin/{spec.split('=')[0].strip()}")
-    return known, derived
+            files.derived.add(f"bin/{spec.split('=')[0].strip()}")
+    return files
 
 
 def is_noarch_python(contents: ArchiveContents) -> bool:

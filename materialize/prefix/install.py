@@ -20,7 +20,7 @@ import errno
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -175,11 +175,7 @@ def _refuse_overlap(want: Want, decision: Decision) -> None:
     provided = {}
     for w in want.conda:
         kept = decision.keep.get(w.key)
-        if kept is not None:
-            paths = set(kept.files)
-        else:
-            known, derived = conda_files(w.contents, want.python)
-            paths = set(known) | derived
+        paths = set(kept.files) if kept is not None else conda_files(w.contents, want.python).paths
         for dist in conda_python_dists(paths, site):
             provided[dist] = w.entry.name
     clash = sorted({w.name for w in want.pypi} & set(provided))

@@ -160,11 +160,10 @@ class Prefix:
 
     def _settle(self, want_pkg: CondaWant, want: Want) -> PackageState:
         """The package's expected state once rattler linked it; its record replaced by ours."""
-        known, derived = conda_files(want_pkg.contents, want.python)
         raw = records.read_raw(records.record_path(self.path, want_pkg))
         if raw is None:
             raise RuntimeError(f"rattler linked {want_pkg.stem} but wrote no readable record")
-        files = {**known, **records.linked_states(self.path, raw, set(known), derived)}
+        files = records.linked_states(self.path, raw, conda_files(want_pkg.contents, want.python))
         channel = records.channel_of(want_pkg.entry.url, want.channels)
         files[f"{records.FOLDER}/{want_pkg.stem}.json"] = records.write_ours(self.path, want_pkg, raw, channel)
         faults.point("record-written")

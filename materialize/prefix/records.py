@@ -59,25 +59,28 @@ def write_ours(prefix: Path, want: CondaWant, raw: dict, channel: str) -> FileSt
     return FileState("file", 0o644, len(body), hashlib.sha256(body).hexdigest())
 
 
-def linked_states(prefix: Path, raw: dict, known: set[str], derived: set[str]) -> dict[str, FileState]:
-    """The states that linking derived, from the record rattler just wrote: the digest of each
-    prefix-replaced file (``sha256_in_prefix``) and generated entry point, and of any file rattler
-    linked that the archive did not predict. Modes are the linked file's own."""
+def linked_states(prefix: Path, raw: dict, files) -> dict[str, FileState]:
+    """Every file of a package rattler just linked (``files``: a ``desired.CondaFiles``), as the
+    package fixes it: the bytes paths.json gives, the digest rattler records for what it derived (a
+    prefix-replaced file's ``sha256_in_prefix``, a generated entry point), and for any file rattler
+    linked that paths.json did not name; modes and link targets as linked."""
     from .expected import file_state_of
 
     linked = set(raw.get("files", []))
-    unlinked = sorted((known | derived) - linked)
+    unlinked = sorted(files.paths - linked)
     if unlinked:
         raise RuntimeError(f"rattler did not link {', '.join(unlinked[:5])} of {raw.get('name')}, which its "
                            "archive holds")
     states = {}
+    for path, (sha256, size) in files.digests.items():
+        states[path] = FileState("file", os.lstat(prefix / path).st_mode & 0o7777, size, sha256)
     for entry in (raw.get("paths_data") or {}).get("paths", []):
         path = entry.get("_path")
-        if path in known:
+        if path in states:
             continue
         digest = entry.get("sha256_in_prefix") or entry.get("sha256")
         size = entry.get("size_in_bytes")
-        if entry.get("path_type") == "softlink" or not digest or size is None:
+        if entry.get("path_type") == "softlink" or path in files.links or not digest or size is None:
             states[path] = file_state_of(prefix / path)
         else:
             states[path] = FileState("file", os.lstat(prefix / path).st_mode & 0o7777, int(size), digest)

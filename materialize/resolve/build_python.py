@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import platform as _platform
 import shutil
 import sys
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .. import cache, platforms
-from ..engines import conda as conda_engine, fetch, proc, uv as uv_tool
+from ..engines import conda as conda_engine, proc, uv as uv_tool
 from ..errors import MaterializeError
 
 log = logging.getLogger(__name__)
@@ -86,7 +85,7 @@ def choose(target: str, platform: str, solved: Sequence[conda_engine.SolvedPacka
     """The interpreter for locking ``platform`` with Python ``target`` (``known``: chosen earlier
     in this run, by minor version)."""
     host, wanted = platforms.host(), minor(target)
-    running = _platform.python_version()
+    running = sys.version.split()[0]  # platform.python_version(), without importing platform (lock start-up)
 
     def made(path: str, version: str, source: str) -> BuildPython:
         return BuildPython(path, version, source, target, platform, host)
@@ -142,6 +141,8 @@ def _locked_python(solved: Sequence[conda_engine.SolvedPackage], wanted: str) ->
         shutil.rmtree(prefix, ignore_errors=True)
         log.info("linking the locked python %s into %s (once) to build sdist metadata", python.version, prefix)
         try:
+            from ..engines import fetch  # urllib.request: only when the locked python must be linked
+
             archives = fetch.verified_all([fetch.Artifact(p.url, p.sha256, cache.CONDA_ARCHIVES) for p in packages])
             conda_engine.link(archives, prefix, cache.bucket(cache.RATTLER), platforms.host(),
                               [p.sha256 for p in packages])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +23,7 @@ from ..errors import FetchError, InputError, ResolutionError
 from ..inputs.indexes import Indexes
 from ..inputs.requirements import Entry, RequirementsSet, expand
 from ..secrets import redact
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from . import core
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +59,7 @@ class PypiRequest:
     osx: str = "11.0"
     variables: dict[str, str] = field(default_factory=dict)
     preferences: list[PypiPin] = field(default_factory=list)
+    core_lock: core.CoreLock | None = None  # its versions are exact constraints
     interpreter: str = ""  # what uv builds sdist metadata with (build_python.py); "" = ours
     interpreter_minor: str = "%d.%d" % sys.version_info[:2]  # its Python minor version
 
@@ -89,17 +87,58 @@ def check_conda_conflicts(request: PypiRequest) -> None:
                 hint=f"pin a conda {conda_package} that provides a matching version, or relax the requirement")
 
 
-def resolve(request: PypiRequest) -> tuple[list[PypiPin], list[LocalProject]]:
+def check_core_lock_conflicts(request: PypiRequest) -> None:
+    """A user requirement that the core lock's exact version cannot satisfy fails before uv runs."""
+    if request.core_lock is None:
+        return
+    for entry in request.user.entries:
+        error = core.conflict(request.core_lock, entry, describe(entry, request))
+        if error is not None:
+            raise error
+
+
+def core_lock_constraints(request: PypiRequest) -> list[str]:
+    """``name==version`` for every core-locked package conda does not provide."""
+    if request.core_lock is None:
+        return []
+    return [f"{p.name}=={p.version}" for p in sorted(request.core_lock.pins.values(), key=lambda p: p.name)
+            if p.name not in request.conda_provided]
+
+
+def resolve(request: PypiRequest, meanwhile: Callable[[], object] | None = None
+            ) -> tuple[list[PypiPin], list[LocalProject]]:
+    """uv's resolution of the request; ``meanwhile()`` (work that does not need it) runs while uv does."""
     if not request.user.entries and not request.core.entries:
         return [], []
     check_conda_conflicts(request)
+    check_core_lock_conflicts(request)
+    ranks: dict = {}
+
+    def prepare() -> None:  # while uv compiles: what reading its output needs
+        ranks.update(wheel_tags.ranked_tags(request.platform, request.python, request.glibc, request.osx))
+        _toml()
+        if meanwhile is not None:
+            meanwhile()
+
     with tempfile.TemporaryDirectory(prefix="materialize-uv-") as folder:
         work = Path(folder)
         vcs_urls = _write_inputs(request, work)
         _write_preferences(request.preferences, work / "pylock.toml")
-        _compile(request, work)
-        pylock = tomllib.loads((work / "pylock.toml").read_text())
-    return _pins(pylock, request, vcs_urls), _local_projects(pylock, request)
+        _compile(request, work, prepare)
+        pylock = _toml().loads((work / "pylock.toml").read_text())
+    pins = _pins(pylock, request, vcs_urls, ranks)
+    if request.core_lock is not None:
+        core.check_hashes(request.core_lock, pins, core.target_of(request.platform, request.glibc, request.osx))
+    return pins, _local_projects(pylock, request)
+
+
+def _toml():
+    """tomllib, imported while uv runs (its import is ~4 ms of a lock)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib
 
 
 def _write_inputs(request: PypiRequest, work: Path) -> dict[str, str]:
@@ -112,6 +151,7 @@ def _write_inputs(request: PypiRequest, work: Path) -> dict[str, str]:
             files["constraints.txt" if entry.constraint else target].append(line)
     for name, (version, _) in sorted(request.conda_provided.items()):
         files["constraints.txt"].append(f"{name}=={version}")
+    files["constraints.txt"] += core_lock_constraints(request)
     for name, lines in files.items():
         (work / name).write_text("\n".join(lines) + "\n")
     return vcs_urls
@@ -152,19 +192,19 @@ def _uv_line(entry: Entry, request: PypiRequest, vcs_urls: dict[str, str]) -> st
     return text
 
 
-def _compile(request: PypiRequest, work: Path) -> None:
+def _compile(request: PypiRequest, work: Path, meanwhile: Callable[[], object]) -> None:
     """pip's --prefer-binary has no uv twin: a wheel-only resolve first, the ordinary one if that fails."""
     if request.indexes.prefer_binary:
         try:
-            _compile_once(request, work, ["--only-binary", ":all:"])
+            _compile_once(request, work, meanwhile, ["--only-binary", ":all:"])
             return
         except ResolutionError as err:
             log.info("prefer-binary: no wheel-only resolution (%s); resolving with sdists allowed",
                      err.message.splitlines()[1:2])
-    _compile_once(request, work, [])
+    _compile_once(request, work, meanwhile, [])
 
 
-def _compile_once(request: PypiRequest, work: Path, extra: list[str]) -> None:
+def _compile_once(request: PypiRequest, work: Path, meanwhile: Callable[[], object], extra: list[str]) -> None:
     args = ["pip", "compile", *uv_tool.COMMON, "user.in", "core.in", "-c", "constraints.txt",
             "--format", "pylock.toml", "-o", "pylock.toml", "--generate-hashes", "--no-header", "--quiet",
             "--python-version", request.python, "--python-platform",
@@ -176,7 +216,7 @@ def _compile_once(request: PypiRequest, work: Path, extra: list[str]) -> None:
     with request.indexes.credentials.child_env() as credentials_env:
         env = {**credentials_env, **wheel_tags.uv_environment(request.platform, request.osx),
                "UV_CACHE_DIR": str(uv_tool.resolve_cache(request.interpreter_minor))}
-        done = uv_tool.run(args, env=env, cwd=work)
+        done = uv_tool.run(args, env=env, cwd=work, meanwhile=meanwhile)
     if done.returncode:
         raise _failure(done, request)
 
@@ -200,11 +240,13 @@ def _failure(done, request: PypiRequest) -> Exception:
         lines.append("requirements involved: " + "; ".join(involved))
     if conda:
         lines.append("fixed by conda: " + "; ".join(conda))
+    pinned = [c for c in core_lock_constraints(request) if c.split("==")[0] in lowered]
+    if pinned:
+        lines.append(f"pinned by the core lock {request.core_lock.label}: " + "; ".join(pinned))
     return ResolutionError("\n".join(lines))
 
 
-def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str]) -> list[PypiPin]:
-    ranks = wheel_tags.ranked_tags(request.platform, request.python, request.glibc, request.osx)
+def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str], ranks: dict) -> list[PypiPin]:
     hashed = {e.name: e for e in request.user.entries + request.core.entries if e.name and e.hashes}
     pins = []
     for package in pylock.get("packages", []):

@@ -1,7 +1,7 @@
 """Baseline: install a materialize lockfile with the raw engines, as a person would by hand.
 
     python raw_install.py LOCKFILE PREFIX RATTLER_CACHE [--link copy|hardlink] [--validation full|fast]
-                          [--offline]
+                          [--offline] [--conda-only]
 
 conda part: py-rattler reads the conda-lock file itself and ``rattler.install`` links the records
 with the flags materialize passes (no link scripts, no progress, this platform; ``--link copy``
@@ -10,6 +10,7 @@ PyPI part: the pip entries written as ``name @ url --hash=sha256:...`` and ``uv 
 --no-deps --require-hashes --link-mode copy --reinstall`` into the prefix's Python, with
 materialize's fixed uv flags; ``--offline`` makes uv use its warm cache without asking the index
 whether each wheel changed (materialize installs from its own verified cache, also offline).
+``--conda-only`` runs only rattler: the prefix the PyPI-part baselines install into.
 The process ends with os._exit (rattler's exit crash, docs/engines.md).
 """
 
@@ -81,9 +82,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--link", choices=("copy", "hardlink"), default="hardlink")
     parser.add_argument("--validation", choices=("full", "fast"), default="fast")
     parser.add_argument("--offline", action="store_true")
+    parser.add_argument("--conda-only", action="store_true")
     args = parser.parse_args(argv)
     link(args.lockfile, args.prefix, args.rattler_cache, args.link, args.validation)
-    return pip_install(args.lockfile, args.prefix, args.offline)
+    return 0 if args.conda_only else pip_install(args.lockfile, args.prefix, args.offline)
 
 
 if __name__ == "__main__":

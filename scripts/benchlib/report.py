@@ -19,122 +19,131 @@ class Row:
 
 
 ROWS = (
-    Row("lock, warm caches", "lock.mz", "lock.raw", "lock-ratio", 1.2),
-    Row("install, warm caches, fresh prefix", "warm.mz", "warm.raw", "warm-install-ratio", 1.15),
+    Row("lock, warm caches", "lock.mz", "lock.raw", "lock-ratio", 1.10),
+    Row("lock-time archive bytes (cold cache)", "lock-bytes.mz", "lock-bytes.total", "lock-bytes-fraction", 0.05),
+    Row("install, warm caches, fresh prefix", "warm.mz", "warm.raw", "warm-install-ratio", 1.05),
+    Row("install, cold caches", "cold.mz", "cold.raw", "cold-install-ratio", 1.00),
+    Row("PyPI part vs uv (same wheels)", "pypi.mz", "pypi.uv", "pypi-ratio", 1.25),
+    Row("PyPI part vs pip (same wheels)", "pypi.mz", "pypi.pip", "pip-speedup", 20.0, speedup=True),
     Row("install, no-op (prefix up to date)", "noop.mz", "noop.python", "noop-ratio", 3.0),
-    Row("PyPI part (wheels only)", "pypi.mz", "pypi.pip", "pip-speedup", 5.0, speedup=True),
-    Row("install, cold caches (for the record)", "cold.mz", "cold.raw"),
+    Row("lock, cold caches (for the record)", "lock-cold.mz", "lock-cold.raw"),
     Row("install, warm: rattler defaults (record)", "warm.mz", "warm.raw-defaults"),
-    Row("PyPI part: uv alone (for the record)", "pypi.mz", "pypi.uv"),
 )
-LAST_LINE = ("warm-install-ratio", "lock-ratio", "noop-ratio", "pip-speedup")
+LAST_LINE = ("warm-install-ratio", "lock-ratio", "noop-ratio", "pip-speedup", "pypi-ratio", "cold-install-ratio",
+             "lock-bytes-fraction")
+REAL_LOCK_GOAL, REAL_INSTALL_GOAL = 1.2, 1.1
 
 
-def _seconds(value: float) -> str:
+def real_rows(results: dict[str, Samples]) -> list[Row]:
+    """Rows of the --real sets (keys ``real.<set>.lock.mz`` and so on), in the order they ran."""
+    names = list(dict.fromkeys(key.split(".")[1] for key in results if key.startswith("real.")))
+    rows = []
+    for name in names:
+        rows.append(Row(f"real {name}: lock, warm", f"real.{name}.lock.mz", f"real.{name}.lock.raw",
+                        f"real-lock-ratio[{name}]", REAL_LOCK_GOAL))
+        rows.append(Row(f"real {name}: install, warm, fresh", f"real.{name}.install.mz", f"real.{name}.install.raw",
+                        f"real-install-ratio[{name}]", REAL_INSTALL_GOAL))
+    return rows
+
+
+def _amount(value: float, unit: str) -> str:
     if math.isnan(value):
         return "-"
+    if unit == "B":
+        return f"{value / 1e6:.2f} MB"
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
 def _spread(samples: Samples) -> str:
-    return f"{_seconds(samples.best)} ({_seconds(samples.median)})"
+    """``median [best-worst]`` (one value when every sample is the same)."""
+    if samples.best == samples.worst:
+        return _amount(samples.median, samples.unit)
+    return (f"{_amount(samples.median, samples.unit)} "
+            f"[{_amount(samples.best, samples.unit)}-{_amount(samples.worst, samples.unit)}]")
+
+
+def _ratio(ours: float, base: float, speedup: bool) -> float:
+    if math.isnan(ours) or math.isnan(base) or not ours or not base:
+        return float("nan")
+    return base / ours if speedup else ours / base
 
 
 class Table:
-    def __init__(self, results: dict[str, Samples], load, plan, setup_seconds: float, total_seconds: float,
-                 *, quick: bool, run_dir) -> None:
-        self.results, self.load, self.plan, self.run_dir = results, load, plan, run_dir
-        self.setup_seconds, self.total_seconds, self.quick = setup_seconds, total_seconds, quick
+    def __init__(self, results: dict[str, Samples], summary: list[str], footer: str) -> None:
+        self.results, self.summary, self.footer = results, summary, footer
+        self.all_rows = [*ROWS, *real_rows(results)]
 
-    def ratio(self, row: Row) -> float:
+    def present(self, row: Row) -> bool:
         ours, base = self.results.get(row.ours), self.results.get(row.baseline)
-        if ours is None or base is None or not ours.seconds or not base.seconds:
+        return bool(ours and base and ours.values and base.values)
+
+    def ratio(self, row: Row, median: bool = False) -> float:
+        if not self.present(row):
             return float("nan")
-        return base.best / ours.best if row.speedup else ours.best / base.best
+        ours, base = self.results[row.ours], self.results[row.baseline]
+        if median:
+            return _ratio(ours.median, base.median, row.speedup)
+        return _ratio(ours.best, base.best, row.speedup)
 
     def metrics(self) -> dict[str, float]:
-        return {row.metric: self.ratio(row) for row in ROWS if row.metric}
+        return {row.metric: self.ratio(row) for row in self.all_rows if row.metric}
 
     def met(self, row: Row) -> bool | None:
-        if row.goal is None:
+        if row.goal is None or not self.present(row):
             return None
         value = self.ratio(row)
         return value >= row.goal if row.speedup else value <= row.goal
 
     def all_met(self) -> bool:
-        return all(self.met(row) for row in ROWS if row.goal is not None)
+        return all(self.met(row) is not False for row in self.all_rows)
+
+    def header(self) -> list[str]:
+        return ["measurement", "materialize", "baseline", "baseline value", "ratio (of medians)", "peak RSS mz / base",
+                "goal", ""]
 
     def rows(self) -> list[list[str]]:
         out = []
-        for row in ROWS:
-            if row.ours not in self.results or row.baseline not in self.results:
+        for row in self.all_rows:
+            if not self.present(row):
                 continue
-            ratio = self.ratio(row)
-            unit = "x faster" if row.speedup else ""
+            ours, base = self.results[row.ours], self.results[row.baseline]
+            digits = 3 if ours.unit == "B" else 2
+            unit = " x faster" if row.speedup else ""
+            ratio = f"{self.ratio(row):.{digits}f}{unit} ({self.ratio(row, median=True):.{digits}f})"
+            rss = f"{ours.peak_rss / 2**20:.0f} / {base.peak_rss / 2**20:.0f} MiB" if ours.rss and base.rss else ""
             goal = "" if row.goal is None else (f">= {row.goal:g}" if row.speedup else f"<= {row.goal:g}")
             verdict = {None: "", True: "met", False: "MISSED"}[self.met(row)]
-            out.append([row.what, _spread(self.results[row.ours]), self.results[row.baseline].label,
-                        _spread(self.results[row.baseline]), f"{ratio:.2f}{unit and ' ' + unit}", goal, verdict])
+            out.append([row.what, _spread(ours), base.label, _spread(base), ratio, rss, goal, verdict])
         return out
-
-    def header(self) -> list[str]:
-        return ["measurement", "materialize", "baseline", "baseline time", "ratio (mz/base)", "goal", ""]
-
-    def summary(self) -> list[str]:
-        stats = self.load.stats
-        conda_n, conda_files, conda_bytes = stats["conda"]
-        pypi_n, pypi_files, pypi_bytes = stats["pypi"]
-        reps = f"best of {self.plan.repeat} (no-op: {self.plan.noop_repeat}, cold: {self.plan.cold_repeat})"
-        return [
-            f"workload: {conda_n + 1} conda packages ({conda_n} noarch: python from real wheels, {conda_files:,} files, "
-            f"{conda_bytes / 1e6:.0f} MB unpacked, + python {self.load.python_version}; "
-            f"{stats['conda_archive_bytes'] / 1e6:.0f} MB of .conda), {pypi_n} PyPI wheels ({pypi_files:,} files, "
-            f"{pypi_bytes / 1e6:.0f} MB unpacked)",
-            f"times: {reps}; 'best (median)'; {'--quick' if self.quick else 'full run'}; "
-            f"{_cores()} cores; prefixes and caches on {_filesystem(self.run_dir)}",
-        ]
 
     def text(self) -> str:
         rows = [self.header(), *self.rows()]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = self.summary() + [""]
+        lines = self.summary + [""]
         for index, row in enumerate(rows):
             lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
             if index == 0:
                 lines.append("  ".join("-" * w for w in widths))
-        lines += ["", f"bench: workload ready in {self.setup_seconds:.0f} s, whole run {self.total_seconds:.0f} s"]
-        return "\n".join(lines)
+        return "\n".join(lines + ["", self.footer])
 
     def markdown(self) -> str:
-        rows = self.rows()
-        lines = [f"- {line}" for line in self.summary()] + [""]
+        lines = [f"- {line}" for line in self.summary] + [""]
         lines.append("| " + " | ".join(self.header()[:-1] + ["met"]) + " |")
         lines.append("|" + "---|" * len(self.header()))
-        for row in rows:
-            lines.append("| " + " | ".join(row) + " |")
-        lines += ["", f"Bench: workload ready in {self.setup_seconds:.0f} s, whole run {self.total_seconds:.0f} s.", "",
-                  "```", self.last_line(), "```", ""]
-        return "\n".join(lines)
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows()]
+        return "\n".join(lines + ["", self.footer + ".", "", "```", *self.closing_lines(), "```", ""])
+
+    def closing_lines(self) -> list[str]:
+        """The --real summary line (when those sets ran), then the last line."""
+        values = self.metrics()
+        real = [(name, value) for name, value in values.items() if name.startswith("real-")]
+        lines = []
+        if real:
+            worst_lock = max((v for n, v in real if n.startswith("real-lock")), default=float("nan"))
+            worst_install = max((v for n, v in real if n.startswith("real-install")), default=float("nan"))
+            lines.append(f"real-lock-ratio={worst_lock:.2f} real-install-ratio={worst_install:.2f} (worst set)")
+        return lines + [self.last_line()]
 
     def last_line(self) -> str:
         values = self.metrics()
-        return " ".join(f"{name}={values[name]:.2f}" for name in LAST_LINE)
-
-
-def _filesystem(path) -> str:
-    """``/dev/shm (tmpfs)``: the mount point and type holding ``path``."""
-    best = ("", "?")
-    try:
-        for line in open("/proc/mounts"):
-            _, mount, kind = line.split()[:3]
-            if (str(path) + "/").startswith(mount.rstrip("/") + "/") and len(mount) >= len(best[0]):
-                best = (mount, kind)
-    except OSError:
-        pass
-    return f"{path} ({best[1]})"
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return " ".join(f"{name}={values[name]:.{3 if name == 'lock-bytes-fraction' else 2}f}" for name in LAST_LINE)

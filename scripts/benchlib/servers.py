@@ -1,14 +1,17 @@
-"""The benchmark's local servers: the test world's pypiserver and channel server, with bigger backlogs.
+"""The benchmark's local servers: the conda channel on nginx, the test world's pypiserver.
+
+The channel is served by Debian's nginx (``nginx.py``): it honours ``Range``, as the hosts of real
+channels do, so the bench sees materialize's lock-time range reads as a user would, and its access
+log says how many archive bytes were fetched. Where nginx cannot be had (not root, no apt-get, no
+network to Debian), the bench says so and serves the channel with the test world's Python server
+in its ``ranges=True`` mode, which honours Range too and counts the bytes it sends.
 
 ``tests/world/pypi_server.py`` runs pypiserver on wsgiref's single-threaded server, whose listen
 backlog is 5: uv opens some 50 connections at once, the kernel drops the SYNs past the backlog,
 and each dropped one costs a 1-3 s retransmit. That measured the server, not the tools (a warm
 ``uv pip compile`` took 8 s, user time 0.04 s). This module runs the same pypiserver app with the
-same arguments (``pypi_server._server_argv``) on a threading wsgiref server with a backlog of 512.
-
-The conda channel is served like the test world's ``ChannelServer`` (a ``ThreadingHTTPServer`` on a
-background thread), with the same change: its default backlog is also 5, and rattler fetches in
-parallel.
+same arguments (``pypi_server._server_argv``) on a threading wsgiref server with a backlog of 512,
+under the bench venv's interpreter (``sys.executable``: scripts/bench always runs there).
 
 Run as a script, this module is the pypiserver; imported, ``pypi(folder)`` and ``channel(folder)``
 are the context managers.
@@ -56,14 +59,40 @@ def _repo_on_path() -> None:
         sys.path.insert(0, str(REPO))
 
 
+class _PythonChannel:
+    """The fallback: the test world's ChannelServer with Range support, counting bytes itself."""
+
+    kind = "Python http.server (Range)"
+
+    def __init__(self, server) -> None:
+        self._server = server
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def archive_bytes(self) -> int:
+        return sum(sent for path, _, sent in self._server.served if path.endswith((".conda", ".tar.bz2")))
+
+
 @contextlib.contextmanager
-def channel(directory: Path) -> Iterator[str]:
-    """Serve a conda channel folder over HTTP on a free loopback port; yields its URL."""
+def channel(directory: Path, log) -> Iterator[object]:
+    """Serve a conda channel folder over HTTP on a free loopback port; yields an object with
+    ``url``, ``kind`` and ``archive_bytes()`` (package archive bytes sent so far)."""
+    from . import nginx
+
+    binary, why = nginx.ensure(log)
+    if binary is not None:
+        with nginx.Nginx(binary, directory) as server:
+            yield server
+        return
+    log(f"WARNING: {why}; serving the channel with the test world's Python server instead "
+        "(it honours Range too, but is slower with many parallel requests)")
     _repo_on_path()
     from tests.world.conda_channel import ChannelServer
 
-    with ChannelServer(directory) as server:
-        yield server.url
+    with ChannelServer(directory, ranges=True) as server:
+        yield _PythonChannel(server)
 
 
 @contextlib.contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import http.server
 import json
 import os
 import platform
@@ -19,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable
 
+from . import static_http
 from .conda_packages import (
     PREFIX_PLACEHOLDER,
     CondaPackage,
@@ -178,23 +178,27 @@ def standard_test_packages() -> list[CondaPackage]:
 # --- serving and caching --------------------------------------------------------------------
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
-        pass
-
-
-class _ChannelHTTPServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512  # rattler and uv open dozens of connections at once; the default 5 drops some
-
-
 class ChannelServer:
-    """Serve `directory` over HTTP on 127.0.0.1 (free port) from a background thread."""
+    """Serve `directory` over HTTP on 127.0.0.1 (free port) from a background thread.
 
-    def __init__(self, directory: Path) -> None:
+    With ``ranges=True`` it honours ``Range`` requests as nginx does; without, it answers every
+    request with the whole file, as some servers do. ``served`` lists (path, status, bytes sent)."""
+
+    def __init__(self, directory: Path, *, ranges: bool = False) -> None:
         self.directory = Path(directory)
-        self._server: http.server.ThreadingHTTPServer | None = None
+        self.ranges = ranges
+        self._server: static_http.CountingServer | None = None
         self._thread: threading.Thread | None = None
+
+        self._served: list[tuple[str, int, int]] = []
+
+    @property
+    def served(self) -> list[tuple[str, int, int]]:
+        """(path, status, body bytes sent) of every file request so far, also after ``stop``."""
+        if self._server is None:
+            return list(self._served)
+        with self._server.served_lock:
+            return list(self._server.served)
 
     @property
     def url(self) -> str:
@@ -202,8 +206,10 @@ class ChannelServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> "ChannelServer":
-        handler = functools.partial(_QuietHandler, directory=str(self.directory))
-        self._server = _ChannelHTTPServer(("127.0.0.1", 0), handler)
+        kind = static_http.RangeHandler if self.ranges else static_http.QuietHandler
+        handler = functools.partial(kind, directory=str(self.directory))
+        self._server = static_http.CountingServer(("127.0.0.1", 0), handler)
+        self._server.served = self._served = []
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                          name=f"channel-server-{self._server.server_address[1]}")
         self._thread.start()

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -81,11 +82,7 @@ def conda_members(path: Path) -> dict[str, dict[str, bytes]]:
 
 @pytest.fixture(scope="module")
 def channel(tmp_path_factory) -> Path:
-    started = time.monotonic()
-    path = build_channel(tmp_path_factory.mktemp("channel"), standard_test_packages(),
-                         INTERPRETERS, [FOREIGN])
-    print(f"channel with {len(INTERPRETERS)} pythons built in {time.monotonic() - started:.1f}s")
-    return path
+    return build_channel(tmp_path_factory.mktemp("channel"), standard_test_packages(), INTERPRETERS, [FOREIGN])
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +207,26 @@ def test_cached_channel_builds_once(tmp_path):
     assert other != first and (other / "noarch" / "tinyleaf-2.0-0.conda").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, other.name])
     assert os.access(first, os.R_OK | os.X_OK)
+
+
+def test_channel_server_ranges_as_nginx_does_and_counts_bytes(channel):
+    archive = next((channel / "noarch").glob("tinyleaf-2.0-*.conda"))
+    data, path = archive.read_bytes(), f"/noarch/{archive.name}"
+
+    def get(server, byte_range):
+        request = urllib.request.Request(server.url + path, headers={"Range": byte_range} if byte_range else {})
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, b""
+
+    with ChannelServer(channel, ranges=True) as server:
+        assert get(server, "bytes=-10") == (206, data[-10:])
+        assert get(server, "bytes=5-9") == (206, data[5:10])
+        assert get(server, "bytes=7-") == (206, data[7:])
+        assert get(server, f"bytes={len(data)}-")[0] == 416
+        assert server.served == [(path, 206, 10), (path, 206, 5), (path, 206, len(data) - 7), (path, 416, 0)]
+    with ChannelServer(channel) as plain:
+        assert get(plain, "bytes=-10") == (200, data)
+        assert plain.served == [(path, 200, len(data))]
