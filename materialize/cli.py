@@ -107,7 +107,11 @@ def run(argv: list[str]) -> int:
     except SystemExit as exit_:  # --help, --version
         return int(exit_.code or 0)
     console = Console(quiet=args.quiet, verbose=args.verbose, as_json=args.json)
-    return execute(args, console, argv, _logging(args.verbose))
+    log_path = _logging(args.verbose)
+    from . import scratch
+
+    scratch.sweep()  # temporary folders that killed runs left behind
+    return execute(args, console, argv, log_path)
 
 
 def execute(args: argparse.Namespace, console: Any, argv: list[str], log_path: Path | None = None) -> int:

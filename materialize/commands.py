@@ -75,7 +75,7 @@ def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         console.info(f"{note.level}: {note.message}")
     return {"lockfile": str(report.lockfile), "platforms": report.lock.platforms, "python": report.lock.python,
             "conda": len(report.lock.conda), "pypi": len(report.lock.pip), "unchanged": report.unchanged,
-            **report.as_data()}
+            "credentials": report.lock.credentials, **report.as_data()}
 
 
 def _check_fresh(project_dir: Path, settings, path: Path, platforms: list[str]) -> dict[str, Any]:

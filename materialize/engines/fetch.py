@@ -19,7 +19,6 @@ rattler's extracted packages): the cache is trusted as the user's own, as uv's a
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -38,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 from .. import cache
 from ..errors import FetchError, IntegrityError
-from ..secrets import redact
+from ..secrets import Credentials, Login, Secret, login_hint, origin, redact, split_credentials, strip_credentials
 
 log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
@@ -181,6 +180,11 @@ def verify_cached(path: Path, sha256: str) -> None:
 
 
 def _download(url: str, out, credentials) -> None:
+    url, user, password = split_credentials(url)
+    if user is not None or password is not None:  # a lockfile written by hand (or by hand-me-down tools)
+        logins = dict(getattr(credentials, "logins", {}))
+        logins[origin(url) or ""] = Login(user or "", password, "the lockfile")
+        credentials = Credentials(logins)
     parts = urlsplit(url)
     if parts.scheme == "file":
         source = Path(unquote(parts.path))
@@ -191,42 +195,55 @@ def _download(url: str, out, credentials) -> None:
             raise FetchError(f"cannot read {redact(url)}: {err.strerror}") from err
         return
     request = urllib.request.Request(url, headers={"User-Agent": "materialize"})
-    _authorize(request, credentials)
+    _authorize(request, credentials, netrc_too=True)
+    opener = urllib.request.build_opener(_Redirect(credentials, origin(url)))
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with opener.open(request, timeout=60) as response:
             shutil.copyfileobj(response, out, _CHUNK)
     except urllib.error.HTTPError as err:
-        raise FetchError(f"downloading {redact(url)} failed: HTTP {err.code} {err.reason}",
-                         hint="check the credentials in pip.conf or .env" if err.code in (401, 403) else None
-                         ) from err
-    except (urllib.error.URLError, OSError) as err:
+        hint = login_hint(origin(err.url or url) or url) if err.code in (401, 403) else None
+        raise FetchError(f"downloading {redact(url)} failed: HTTP {err.code} {err.reason}", hint=hint) from err
+    except (urllib.error.URLError, OSError, ValueError, UnicodeError) as err:
         reason = getattr(err, "reason", err)
-        raise FetchError(f"downloading {redact(url)} failed: {reason}") from err
+        raise FetchError(f"downloading {redact(url)} failed: {redact(str(reason))}") from err
 
 
-def _authorize(request: urllib.request.Request, credentials) -> None:
-    """Basic auth for the hosts the project (or ~/.netrc, as uv reads it) has credentials for.
+class _Redirect(urllib.request.HTTPRedirectHandler):
+    """A redirect carries a login only to the origin it belongs to (urllib already drops the
+    unredirected Authorization header): the new URL is authorized afresh, by its own origin."""
 
-    An unredirected header: a redirect to another host (a CDN) never receives the password.
-    """
-    parts = urlsplit(request.full_url)
-    host, hosts = parts.hostname or "", getattr(credentials, "hosts", None) or {}
-    user, password = hosts.get(parts.netloc.rpartition("@")[2], hosts.get(host, (None, None)))
-    secret = password.reveal() if password is not None else ""
-    if user is None:
-        user, secret = _netrc_login(host)
-    if user is not None:
-        token = base64.b64encode(f"{user}:{secret}".encode()).decode()
-        request.add_unredirected_header("Authorization", f"Basic {token}")
+    def __init__(self, credentials, first_origin: str | None) -> None:
+        super().__init__()
+        self._credentials, self._first_origin = credentials, first_origin
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            _authorize(new, self._credentials, netrc_too=origin(new.full_url) == self._first_origin)
+        return new
 
 
-def _netrc_login(host: str) -> tuple[str | None, str]:
+def _authorize(request: urllib.request.Request, credentials, *, netrc_too: bool) -> None:
+    """Basic auth from the project's login for exactly this scheme, host and port; else (for the
+    URL first asked for, or a redirect within its origin) from the netrc, which knows hosts only, as
+    pip and uv read it. An unredirected header: urllib drops it on every redirect."""
+    lookup = getattr(credentials, "lookup", None)
+    login = lookup(request.full_url) if lookup is not None else None
+    if login is None and netrc_too:
+        login = netrc_login(urlsplit(request.full_url).hostname or "")
+    if login is not None:
+        request.add_unredirected_header("Authorization", login.basic_auth())
+
+
+def netrc_login(host: str) -> Login | None:
     try:
-        found = netrc.netrc().authenticators(host)
+        found = netrc.netrc(os.environ.get("NETRC") or None).authenticators(host)
     except (OSError, netrc.NetrcParseError):
-        return None, ""
-    return (found[0], found[2] or "") if found else (None, "")
+        return None
+    if not found:
+        return None
+    return Login(found[0] or "", Secret(found[2]) if found[2] else None, "netrc")
 
 
 def file_name(url: str) -> str:
-    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return unquote(urlsplit(strip_credentials(url)).path.rsplit("/", 1)[-1])

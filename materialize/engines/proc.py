@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..secrets import redact
+from ..secrets import is_secret, redact
 
 log = logging.getLogger(__name__)
 _HANDED_DOWN: set[int] = set()
@@ -71,17 +73,20 @@ def run(
     cwd: Path | None = None,
     timeout: float | None = 900,
     meanwhile: Callable[[], object] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> Completed:
-    """Run ``argv`` (never through a shell) and capture its output. Secrets travel in ``env`` only.
+    """Run ``argv`` (never through a shell) and capture its output. Secrets never travel in argv:
+    through ``child_auth`` (a socket), or a `secret_file` whose descriptor is in ``pass_fds``.
 
     ``meanwhile()`` runs in this thread while the child does (work that does not need its output;
     keep it short: the child's output waits in its pipes until then); if it raises, the child is killed."""
     args = tuple(os.fspath(a) for a in argv)
     log.debug("run: %s", redact(" ".join(args)))
     try:
-        child = subprocess.Popen(args, env=dict(env) if env is not None else None, cwd=cwd, text=True,
+        child = subprocess.Popen(args, env=child_environment(env), cwd=cwd, text=True,
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 pass_fds=tuple(sorted(_HANDED_DOWN)), preexec_fn=_die_with_parent_setup())
+                                 pass_fds=tuple(sorted(_HANDED_DOWN | set(pass_fds))),
+                                 preexec_fn=_die_with_parent_setup())
     except OSError as err:  # the program is missing or cannot be executed: the shell's 127
         return Completed(args, 127, "", f"cannot run {args[0]}: {err.strerror or err}")
     with child:
@@ -102,7 +107,42 @@ def run(
     return result
 
 
+def child_environment(env: Mapping[str, str] | None) -> dict[str, str]:
+    """``env`` (default: ours) without the variables that hold a login (``${VAR}`` expansions, a
+    ``.env`` value): a child gets a login only through ``child_auth``, for the origins it needs."""
+    return {k: v for k, v in (os.environ if env is None else env).items() if not is_secret(v)}
+
+
 def _text(data: bytes | str | None) -> str:
     if data is None:
         return ""
     return data.decode(errors="replace") if isinstance(data, bytes) else data
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    fd: int
+    path: str  # /dev/fd/N: what the child opens
+
+
+@contextmanager
+def secret_file(content: str | bytes) -> Iterator[SecretFile]:
+    """A file holding ``content`` that exists on no disk: an anonymous memory file (``memfd_create``),
+    or, where that is missing, a 0600 temp file unlinked as soon as it is made. Give ``path``
+    to the child (argv or env: it holds no secret) and ``fd`` in ``run(pass_fds=...)``; it vanishes
+    when the block ends and with the process, however it dies."""
+    data = content.encode() if isinstance(content, str) else content
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("materialize-secret", 0)
+    else:  # pragma: no cover (not Linux)
+        handle, name = tempfile.mkstemp(prefix="materialize-secret-")
+        os.unlink(name)
+        fd = handle
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+        yield SecretFile(fd, f"/dev/fd/{fd}")
+    finally:
+        os.close(fd)

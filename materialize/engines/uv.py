@@ -1,7 +1,7 @@
 """The only module that runs uv: locate it, probe its version, shape its environment, build argv.
 
-Credentials never travel in argv: index passwords go through a private netrc file (``NETRC``),
-git tokens through a credential helper that reads them from the environment.
+Credentials never travel in uv's argv, environment or any file: ``child_auth`` serves them, per
+origin, to uv's keyring provider and to git's credential helper for the length of one call.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def _version(found: str) -> tuple[int, ...]:
 def environment(extra: Mapping[str, str] = {}) -> dict[str, str]:
     """The caller's environment without anything that would steer uv behind our back."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("UV_", "PIP_", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "NETRC"))}
+           if not k.startswith(("UV_", "PIP_", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH"))}
     env["UV_CACHE_DIR"] = str(cache.bucket(cache.UV))
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["UV_NO_PROGRESS"] = "1"

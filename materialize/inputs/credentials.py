@@ -1,73 +1,54 @@
-"""Credentials for indexes and git hosts, handed to child processes through files and environment.
+"""The logins a project gives, and what the lockfile says about them (never the logins themselves).
 
-A private temporary folder holds a netrc file (uv reads ``NETRC``) and a git config whose
-credential helper answers from environment variables; both vanish when the block ends.
+Logins come from URL userinfo in pip.conf, in requirements-file options (``--index-url``,
+``--extra-index-url``, ``--find-links``) and in requirement URLs (git, direct URLs), written in clear
+or as ``${VAR}`` (from the environment or ``.env``). Each is kept by origin (scheme, host and port:
+`materialize.secrets.Credentials`) and reaches children only through ``engines/child_auth.py``.
+
+The lockfile records every URL without literal userinfo; ``${VAR}`` references stay, to be expanded
+at install time. Its ``materialize.credentials`` metadata lists the origins that needed a login at
+lock time, where it was given and in which form, so that an install that has no way to authenticate
+stops before it touches the prefix (exit 5) and says how to give one.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from collections.abc import Iterable, Mapping
 
-from ..secrets import Secret, split_credentials
+from ..errors import InputError
+from ..secrets import Credentials, has_literal_credentials, login_hint
+from .requirements import Entry, expand
+
+__all__ = ["Credentials", "collect_from_entries", "lock_notes", "literal_warnings"]
 
 
-@dataclass
-class Credentials:
-    hosts: dict[str, tuple[str, Secret | None]] = field(default_factory=dict)  # host[:port] -> (user, password)
-
-    def add_url(self, url: str) -> str:
-        """Remember the userinfo of ``url``; return the URL without it."""
-        clean, user, password = split_credentials(url)
-        if user is not None:
-            self.hosts[urlsplit(clean).netloc] = (user, password)
-        return clean
-
-    def add_url_in_vcs(self, url: str) -> str:
-        """``git+https://tok@host/r`` -> ``git+https://host/r``, remembering the credentials for git."""
-        scheme, plus, rest = url.partition("+")
-        return f"{scheme}{plus}{self.add_url(rest)}" if plus else self.add_url(url)
-
-    @contextmanager
-    def child_env(self) -> Iterator[dict[str, str]]:
-        """Environment entries that give uv and git these credentials, never via argv."""
-        if not self.hosts:
-            yield {}
-            return
-        folder = tempfile.mkdtemp(prefix="materialize-cred-")
+def collect_from_entries(entries: Iterable[Entry], variables: Mapping[str, str], credentials: Credentials) -> None:
+    """The logins in git and direct-URL requirements. A line whose ${VAR} is unset gives none here
+    (locking that line reports the missing variable; an install says which login it lacks)."""
+    for entry in entries:
+        if entry.kind not in ("vcs", "url"):
+            continue
         try:
-            os.chmod(folder, 0o700)
-            env: dict[str, str] = {"NETRC": os.path.join(folder, "netrc"),
-                                   "GIT_CONFIG_GLOBAL": os.path.join(folder, "gitconfig")}
-            netrc_lines, git_lines = [], ["[credential]", "\tuseHttpPath = false"]
-            for index, (netloc, (user, password)) in enumerate(sorted(self.hosts.items())):
-                secret = password.reveal() if password else ""
-                host = netloc.rsplit(":", 1)[0] if not netloc.endswith("]") else netloc  # netrc knows no ports
-                netrc_lines.append(f"machine {host} login {user} password {secret or 'x'}")
-                env[f"MATERIALIZE_GIT_USER_{index}"] = user
-                env[f"MATERIALIZE_GIT_PASSWORD_{index}"] = secret
-                helper = (f"!f() {{ test \"$1\" = get || exit 0; echo username=$MATERIALIZE_GIT_USER_{index}; "
-                          f"echo password=$MATERIALIZE_GIT_PASSWORD_{index}; }}; f")
-                git_lines += [f'[credential "http://{netloc}"]', f"\thelper = \"{_quote(helper)}\"",
-                              f'[credential "https://{netloc}"]', f"\thelper = \"{_quote(helper)}\""]
-            _write_private(env["NETRC"], "\n".join(netrc_lines) + "\n")
-            _write_private(env["GIT_CONFIG_GLOBAL"], "\n".join(git_lines) + "\n")
-            yield env
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            text = expand(entry.text, dict(variables), entry.where)
+        except InputError:
+            continue
+        url = text.partition(" @ ")[2] if " @ " in text else text
+        credentials.add_url(url.split()[0] if url.split() else url, entry.where,
+                            literal=has_literal_credentials(entry.text))
 
 
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+def lock_notes(credentials: Credentials) -> list[dict[str, str]]:
+    """What the lockfile records: origin, where the login was given, ``literal`` or ``variable``."""
+    return [{"origin": key, "where": login.where, "form": "literal" if login.literal else "variable"}
+            for key, login in sorted(credentials.logins.items())]
 
 
-def _write_private(path: str, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-
+def literal_warnings(credentials: Credentials, git_origins: Iterable[str] = ()) -> list[str]:
+    """One line per login written in clear: the lockfile leaves it out; how to give it at install."""
+    git = set(git_origins)
+    lines = []
+    for key, login in sorted(credentials.logins.items()):
+        if login.literal:
+            lines.append(f"{login.where}: the login for {key} is written in clear; the lockfile records the URL "
+                         f"without it. For an install elsewhere, {login_hint(key, git=key in git)}")
+    return lines

@@ -1,14 +1,22 @@
-"""Package indexes and build options as pip would combine them: pip.conf, then requirements-file options.
+"""Package indexes as pip would combine them: pip.conf, then requirements-file options on top.
 
-URLs are kept without credentials; the credentials go to `credentials.Credentials`. Every option
-pip obeys is obeyed here or refused: index URLs, find-links, ``--trusted-host`` (uv's
-``--allow-insecure-host``), ``--no-binary``/``--only-binary`` (pip's FormatControl rules) and
-``--prefer-binary`` (a wheel-only resolve first, see `resolve.pypi`).
+URLs are kept without credentials; the logins go to `Credentials`, by origin. uv is given the
+indexes as a config file (``uv_config``: named ``[[index]]`` entries, no secrets), so that an index
+whose origin has a login can be marked ``authenticate = "always"``: uv then asks our keyring
+provider for exactly that origin (``engines/child_auth.py``), and never sends it anywhere else.
+
+Every option pip obeys is obeyed here or refused: index URLs (checked: a URL uv can read),
+find-links, ``--trusted-host`` (uv's ``--allow-insecure-host``), ``--no-binary``/``--only-binary``
+(pip's FormatControl rules, in file order) and ``--prefer-binary`` (a wheel-only resolve first, see
+`resolve.pypi`).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
 from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
@@ -18,7 +26,7 @@ from .pip_config import PipConfig
 from .requirement_line import LineError, check_url
 from .requirements import RequirementsSet
 from ..errors import InputError
-from ..secrets import redact
+from ..secrets import has_literal_credentials, origin
 
 PYPI = "https://pypi.org/simple"
 
@@ -48,13 +56,6 @@ class FormatControl:
                 other.discard(canonicalize_name(name))
                 target.add(canonicalize_name(name))
 
-    def allows(self, name: str, kind: str) -> bool:
-        """May ``name``'s artifact of ``kind`` ("wheel" or "sdist") be used?"""
-        name = canonicalize_name(name)
-        if kind == "wheel":
-            return name not in self.no_binary and (":all:" not in self.no_binary or name in self.only_binary)
-        return name not in self.only_binary and (":all:" not in self.only_binary or name in self.no_binary)
-
     def uv_args(self) -> list[str]:
         args: list[str] = []
         for flag, names in (("--no-binary", self.no_binary), ("--only-binary", self.only_binary)):
@@ -76,27 +77,47 @@ class Indexes:
     credentials: Credentials = field(default_factory=Credentials)
 
     def uv_args(self, strategy: str) -> list[str]:
+        """The flags; the indexes themselves are in `uv_config`."""
         args = ["--index-strategy", strategy]
-        if self.no_index:
+        if self.no_index and not self.find_links:
             args.append("--no-index")
-        else:
-            args += ["--index-url", self.index_url]
-            for url in self.extra_index_urls:
-                args += ["--extra-index-url", url]
-        for link in self.find_links:
-            args += ["--find-links", link]
-        for host in self.trusted_hosts:
-            args += ["--allow-insecure-host", host]
         if self.pre:
             args += ["--prerelease", "allow"]
+        for host in self.trusted_hosts:
+            args += ["--allow-insecure-host", host]
         return args + self.formats.uv_args()
+
+    def uv_config(self, direct_origins: Iterable[str] = ()) -> str:
+        """uv.toml text: extra indexes (in priority order), the default index, find-links (flat), and
+        an explicit entry per origin of a direct URL that has a login (it only scopes the login).
+        With ``--no-index``, the first find-links location is the default: nothing else is asked."""
+        entries: list[dict[str, object]] = []
+        if not self.no_index:
+            entries += [{"url": url} for url in self.extra_index_urls]
+            entries.append({"url": self.index_url, "default": True})
+        flat = [{"url": url, "format": "flat"} for url in self.find_links]
+        if self.no_index and flat:
+            flat[0]["default"] = True
+        entries += flat
+        covered = {origin(str(e["url"])) for e in entries}
+        entries += [{"url": key + "/", "explicit": True} for key in sorted(set(direct_origins) - covered)
+                    if key in self.credentials.logins]
+        lines = []
+        for number, entry in enumerate(entries):
+            lines += ["[[index]]", f"name = \"materialize-{number}\""]
+            lines += [f"{key} = {_toml(value)}" for key, value in entry.items()]
+            if origin(str(entry["url"])) in self.credentials.logins:
+                lines.append('authenticate = "always"')
+            lines.append("")
+        return "\n".join(lines)
 
     def hosts(self) -> list[str]:
         urls = [] if self.no_index else [self.index_url, *self.extra_index_urls]
-        return [urlsplit(u).netloc for u in urls + self.find_links if "://" in u]
+        return [u.split("://", 1)[1].split("/", 1)[0] for u in urls + self.find_links if "://" in u]
 
     def describe(self) -> list[str]:
-        return [redact(u) for u in ([] if self.no_index else [self.index_url, *self.extra_index_urls])]
+        """The index URLs, for the lockfile and messages (no credentials: they were split off)."""
+        return [] if self.no_index else [self.index_url, *self.extra_index_urls]
 
     def options_digest(self) -> list[str]:
         """What else changes the resolution, for the input digest."""
@@ -106,40 +127,69 @@ class Indexes:
                 *(["prefer-binary"] if self.prefer_binary else [])]
 
 
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")  # a valid TOML basic string
+
+
 def combine(pip_conf: PipConfig, requirements: RequirementsSet, expand) -> Indexes:
     """``expand(text, where)`` replaces ${VAR} tokens (credentials often come that way)."""
     indexes = Indexes()
-    conf = pip_conf.values
-    settings = [(key, value, pip_conf.where.get(key, "pip.conf")) for key in conf for value in conf[key]]
-    for option, value, where in settings + requirements.options:
-        _apply(indexes, option, value, where, expand)
+    creds = indexes.credentials
+
+    def clean(option: str, values: list[str], where: str | list[str]) -> list[str]:
+        places = where if isinstance(where, list) else [where] * len(values)
+        return [creds.add_url(_checked(expand(value, place), f"{place}: {option}"), place,
+                              literal=has_literal_credentials(value)) for value, place in zip(values, places)]
+
+    def from_requirements(option: str) -> list[str]:
+        found = [(value, where) for name, value, where in requirements.options if name == option]
+        return clean(option, [v for v, _ in found], [w for _, w in found])
+
+    conf, where = pip_conf.values, pip_conf.where
+    if conf.get("index-url"):
+        indexes.index_url = clean("index-url", conf["index-url"], where.get("index-url", "pip.conf"))[0]
+    indexes.extra_index_urls += clean("extra-index-url", conf.get("extra-index-url", []),
+                                      where.get("extra-index-url", "pip.conf"))
+    indexes.find_links += clean("find-links", conf.get("find-links", []), where.get("find-links", "pip.conf"))
+    indexes.no_index = _flag(conf, "no-index")
+    indexes.pre = _flag(conf, "pre")
+    indexes.prefer_binary = _flag(conf, "prefer-binary")
+    if requirements.option_values("index-url"):
+        indexes.index_url = from_requirements("index-url")[-1]
+    indexes.extra_index_urls += from_requirements("extra-index-url")
+    indexes.find_links += from_requirements("find-links")
+    indexes.no_index |= bool(requirements.option_values("no-index"))
+    indexes.pre |= bool(requirements.option_values("pre"))
+    indexes.prefer_binary |= bool(requirements.option_values("prefer-binary"))
+    _build_options(indexes, pip_conf, requirements, expand)
     indexes.extra_index_urls = list(dict.fromkeys(u for u in indexes.extra_index_urls if u != indexes.index_url))
     indexes.find_links = list(dict.fromkeys(indexes.find_links))
-    indexes.trusted_hosts = list(dict.fromkeys(indexes.trusted_hosts))
     return indexes
 
 
-def _apply(indexes: Indexes, option: str, value: str, where: str, expand) -> None:
-    def url() -> str:
-        text = expand(value, where)
-        try:
-            check_url(text)
-        except LineError as err:
-            raise InputError(f"{where}: {option}: {err}") from err
-        return indexes.credentials.add_url(text)
+def _build_options(indexes: Indexes, pip_conf: PipConfig, requirements: RequirementsSet, expand) -> None:
+    """--trusted-host and --no-binary/--only-binary, pip.conf first, then the requirements files, in order."""
+    conf = pip_conf.values
+    settings = [(key, value, pip_conf.where.get(key, "pip.conf")) for key in conf for value in conf[key]]
+    for option, value, where in settings + requirements.options:
+        if option == "trusted-host":
+            indexes.trusted_hosts.append(_host(expand(value, where), where))
+        elif option in ("no-binary", "only-binary"):
+            indexes.formats.add(option, value)
+    indexes.trusted_hosts = list(dict.fromkeys(indexes.trusted_hosts))
 
-    if option == "index-url":
-        indexes.index_url = url()
-    elif option == "extra-index-url":
-        indexes.extra_index_urls.append(url())
-    elif option == "find-links":
-        indexes.find_links.append(url() if "://" in value else expand(value, where))
-    elif option == "trusted-host":
-        indexes.trusted_hosts.append(_host(expand(value, where), where))
-    elif option in ("no-binary", "only-binary"):
-        indexes.formats.add(option, value)
-    elif option in ("no-index", "pre", "prefer-binary"):
-        setattr(indexes, option.replace("-", "_"), value != "false")
+
+def _checked(url: str, where: str) -> str:
+    """A URL uv and urllib can read (a local find-links folder is not a URL and stays as it is)."""
+    if "://" not in url:
+        return url
+    try:
+        check_url(url)
+    except LineError as err:
+        raise InputError(f"{where}: {err}") from err
+    return url
 
 
 def _host(value: str, where: str) -> str:
@@ -152,3 +202,7 @@ def _host(value: str, where: str) -> str:
     if not parts.hostname or parts.path or parts.query or parts.fragment or "@" in value:
         raise InputError(f"{where}: --trusted-host {value[:80]!r} is not HOST[:PORT]")
     return value
+
+
+def _flag(conf: dict[str, list[str]], key: str) -> bool:
+    return key in conf and conf[key][:1] not in (["false"], ["0"], ["no"], ["off"])

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import conda_specs, dotenv, pip_config, requirements
+from . import conda_specs, credentials, dotenv, pip_config, requirements
 from .. import files
 from ..errors import InputError
 from .indexes import Indexes, combine
@@ -54,6 +54,7 @@ def load(root: Path, settings: Settings) -> Project:
         return requirements.expand(text, variables, where)
 
     indexes = combine(pip_conf, user, expand)
+    credentials.collect_from_entries(user.entries + core.entries, variables, indexes.credentials)
     read = [p for p in (conda_path, req_path, root / pip_config.FILENAME) if _present(p)]
     return Project(root, conda, user, core, label, core_name, indexes, variables,
                    list(dict.fromkeys(read + user.files + core.files)))

@@ -8,6 +8,7 @@ that conda packages provide are not in them (they are in the explicit file).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from urllib.parse import unquote
 
 from .. import __version__, lockfile, platforms
 from ..errors import InputError
+from ..secrets import strip_literal_credentials
 from . import CondaEntry, Lock, PipEntry
 
 FORMATS = ("explicit", "pylock", "requirements")
@@ -45,7 +47,7 @@ def export(lockfile_path: Path, fmt: str, platform: str | None, output: Path | N
     """``output``: the file the text goes to (default: the current directory's), for local project paths."""
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
-    lock = lockfile.read(lockfile_path)
+    lock = _without_literal_logins(lockfile.read(lockfile_path))
     base = Path(os.path.abspath(output)).parent if output is not None else Path.cwd()
     folder = Path(os.path.abspath(lockfile_path)).parent  # the lockfile holds them relative to its folder
     lock.local_projects = [{**p, "path": Path(os.path.relpath(folder / p["path"], base)).as_posix()}
@@ -64,6 +66,14 @@ def export(lockfile_path: Path, fmt: str, platform: str | None, output: Path | N
         return Exported(fmt, chosen, pylock(lock, pip, header, chosen), 0, len(pip) + len(lock.local_projects))
     text, skipped = requirements(lock, pip, header)
     return Exported(fmt, chosen, text, 0, len(pip) + len(lock.local_projects) - len(skipped), tuple(skipped))
+
+
+def _without_literal_logins(lock: Lock) -> Lock:
+    """A lockfile written by hand (or by an older materialize) may hold a login in a URL: no export
+    copies it (``${VAR}`` references stay: the installer expands them)."""
+    lock.conda = [dataclasses.replace(e, url=strip_literal_credentials(e.url)) for e in lock.conda]
+    lock.pip = [dataclasses.replace(e, url=strip_literal_credentials(e.url)) for e in lock.pip]
+    return lock
 
 
 def _header(lock: Lock, path: Path, platform: str) -> list[str]:

@@ -64,6 +64,9 @@ class Lock:
     settings: dict[str, object] = field(default_factory=dict)  # the settings it was made with (settings.RECORDED)
     sources: list[str] = field(default_factory=list)
     core_locks: dict[str, dict[str, str]] = field(default_factory=dict)  # platform -> {file, sha256} used
+    # Origins that needed a login at lock time: origin, where it was given, "literal" or "variable".
+    # Never the login: a literal one is left out of every URL (see inputs/credentials.py).
+    credentials: list[dict[str, str]] = field(default_factory=list)
 
     def for_platform(self, platform: str) -> tuple[list[CondaEntry], list[PipEntry]]:
         return ([e for e in self.conda if e.platform == platform], [e for e in self.pip if e.platform == platform])
@@ -75,6 +78,8 @@ class Lock:
                 "requested": json.dumps(self.requested, sort_keys=True),
                 "settings": json.dumps(self.settings, sort_keys=True),
                 "core-locks": json.dumps(self.core_locks, sort_keys=True)}
+        if self.credentials:
+            data["credentials"] = json.dumps(self.credentials, sort_keys=True)
         data.update({f"python.{p}": v for p, v in sorted(self.python.items())})
         return {_KEY + k: v for k, v in data.items()}
 
@@ -214,7 +219,8 @@ def _from_data(data: object, path: Path) -> Lock:
                     conda_provided=json.loads(custom.get("conda-provided", "{}")),
                     requested=json.loads(custom.get("requested", "{}")),
                     settings=json.loads(custom.get("settings", "{}")),
-                    core_locks=json.loads(custom.get("core-locks", "{}")))
+                    core_locks=json.loads(custom.get("core-locks", "{}")),
+                    credentials=json.loads(custom.get("credentials", "[]")))
         for index, package in enumerate(data["package"] or []):
             _add_package(lock, package, index, path)
         _check_types(lock)

@@ -28,9 +28,10 @@ from .. import __version__, cache, lockfile, platforms
 from ..engines import conda_archive, fetch, wheel_archive
 from ..errors import FetchError, InputError, IntegrityError
 from ..inputs import project as projects
+from ..secrets import Credentials, strip_literal_credentials
 from ..settings import Settings
 from ..ui import Console
-from . import state
+from . import logins, state
 from .desired import CondaWant, PypiWant, Want, conda_files, conda_python_dists
 from .expected import STATE_DIR, site_packages
 from .lock import PrefixLock
@@ -105,6 +106,8 @@ def install(options: InstallOptions, console: Console) -> InstallReport:
             want = wanted(lock, digest, platform)
             add_local_projects(want, lock, options.project, options.lockfile.name)
             decision = owner.decide(want, repair=options.repair)
+            logins.require(lock.credentials, [w for w in want.pypi if w.key not in decision.keep],
+                           _variables(project), _credentials(project))
             _fetch(want, decision, project, options.offline, console)
             _refuse_overlap(want, decision)
             plan = _pip_plan(options, project, want)
@@ -127,7 +130,8 @@ def wanted(lock: lockfile.Lock, digest: str, platform: str) -> Want:
     want.conda = [CondaWant(e, requested=tuple(requested.get(e.name, ()))) for e in conda]
     for e in pip:
         kind = "vcs" if not e.sha256 else "wheel" if e.url.split("#")[0].endswith(".whl") else "sdist"
-        want.pypi.append(PypiWant(canonicalize_name(e.name), e.version, e.sha256 or e.url, kind, e.url, e.sha256))
+        identity = e.sha256 or strip_literal_credentials(e.url)  # never a login in the prefix's state
+        want.pypi.append(PypiWant(canonicalize_name(e.name), e.version, identity, kind, e.url, e.sha256))
     return want
 
 
@@ -188,8 +192,9 @@ def _refuse_overlap(want: Want, decision: Decision) -> None:
 
 def _pip_plan(options: InstallOptions, project, want: Want) -> PipPlan:
     return PipPlan(prefix=options.prefix, python=want.python, project=options.project,
-                   variables=project.variables if project else {}, credentials=_credentials(project),
+                   variables=_variables(project), credentials=_credentials(project),
                    index_args=project.indexes.uv_args(options.settings["index-strategy"]) if project else [],
+                   index_config=project.indexes.uv_config() if project else None,
                    offline=options.offline)
 
 
@@ -240,9 +245,12 @@ class prefix_errors:
         return False
 
 
-def _credentials(project):
-    from ..inputs.credentials import Credentials
+def _variables(project) -> dict[str, str]:
+    """For ${VAR}s in the lockfile's URLs: the environment, and the project's .env when it is here."""
+    return project.variables if project is not None else dict(os.environ)
 
+
+def _credentials(project):
     return project.indexes.credentials if project is not None else Credentials()
 
 

@@ -20,16 +20,15 @@ import csv
 import json
 import os
 import posixpath
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import faults
-from ..engines import uv as uv_tool
+from .. import faults, scratch
+from ..engines import child_auth, uv as uv_tool
 from ..errors import FetchError, IntegrityError
-from ..inputs.credentials import Credentials
 from ..inputs.requirements import expand
+from ..secrets import Credentials
 from .desired import PypiWant, dist_info_of, wheel_files
 from .expected import FileState, PackageState, file_state_of, site_packages
 from .tree import remove_files
@@ -44,7 +43,8 @@ class PipPlan:
     project: Path  # where local project paths and .env live
     variables: Mapping[str, str] = field(default_factory=dict)
     credentials: Credentials = field(default_factory=Credentials)
-    index_args: list[str] = field(default_factory=list)  # for building local projects only
+    index_args: list[str] = field(default_factory=list)  # for building git and local projects: flags...
+    index_config: str | None = None  # ... and the indexes (uv.toml text, no secrets)
     offline: bool = False
     fresh_cache: bool = False  # bypass uv's unpacked-archive cache (repairs: it may hold altered files)
 
@@ -66,24 +66,23 @@ def install(plan: PipPlan, wants: list[PypiWant]) -> dict[str, PackageState]:
         base.append("--offline")
     if plan.fresh_cache:
         base.append("--no-cache")
-    with tempfile.TemporaryDirectory(prefix="materialize-pip-") as folder:
+    with scratch.private_dir("pip") as folder:
         hashed = [w for w in wants if w.kind in ("wheel", "sdist")]
-        if hashed:
-            reqs = Path(folder) / "locked.txt"
+        if hashed:  # from our verified cache (file:// URLs): no login needed
+            reqs = folder / "locked.txt"
             reqs.write_text("".join(f"{w.name} @ {w.artifact.as_uri()} --hash=sha256:{w.sha256}\n" for w in hashed))
             _uv([*base, "--require-hashes", "--reinstall", "-r", str(reqs)], plan, "installing wheels")
             faults.point("wheels-installed")
         vcs = [w for w in wants if w.kind == "vcs"]
         if vcs:
-            reqs = Path(folder) / "vcs.txt"
-            reqs.write_text("".join(f"{w.name} @ {plan.credentials.add_url_in_vcs(expand(w.url, dict(plan.variables), 'lockfile'))}\n"
-                                    for w in vcs))
-            _uv([*base, *[a for w in vcs for a in ("--reinstall-package", w.name)], "-r", str(reqs)], plan,
-                "installing git packages")
+            reqs = folder / "vcs.txt"
+            reqs.write_text("".join(f"{w.name} @ {vcs_url(w, plan)}\n" for w in vcs))
+            _uv([*base, *[a for w in vcs for a in ("--reinstall-package", w.name)], *plan.index_args, "-r", str(reqs)],
+                plan, "installing git packages", with_logins=True)  # the git hosts', and the indexes' for builds
     for want in wants:
         if want.kind == "local":
             _uv([*base, "--reinstall-package", want.name, *plan.index_args, str((plan.project / want.url).resolve())],
-                plan, f"building the local project {want.name} ({want.url})")
+                plan, f"building the local project {want.name} ({want.url})", with_logins=True)
     site = plan.prefix / site_packages(plan.python)
     installed = _dist_infos(site)
     states = {}
@@ -95,6 +94,12 @@ def install(plan: PipPlan, wants: list[PypiWant]) -> dict[str, PackageState]:
             _scrub_local_source(dist_info)
         states[want.key] = PackageState(want.key, want.identity, want.version, _files(plan, want, dist_info))
     return states
+
+
+def vcs_url(want: PypiWant, plan: PipPlan) -> str:
+    """The lockfile's git URL with its ${VAR}s expanded, without any login (kept by origin, for git's
+    credential helper: a login in the URL would reach git's argv)."""
+    return plan.credentials.add_url(expand(want.url, dict(plan.variables), "lockfile"), "the lockfile")
 
 
 def _files(plan: PipPlan, want: PypiWant, dist_info: Path) -> dict[str, FileState]:
@@ -150,14 +155,19 @@ def _scrub_local_source(dist_info: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _uv(args: list[str], plan: PipPlan, what: str) -> None:
-    # One uv cache per Python minor: uv reuses what it built from an sdist whatever Python asks next.
+def _uv(args: list[str], plan: PipPlan, what: str, *, with_logins: bool = False) -> None:
+    """One uv call; only builds (git packages, local projects) get the indexes and the logins. One
+    uv cache per Python minor: uv reuses what it built from an sdist whatever Python asks next."""
+    logins, config = (plan.credentials, plan.index_config) if with_logins else (Credentials(), None)
     minor = ".".join(plan.python.split(".")[:2])
-    with plan.credentials.child_env() as env:
-        done = uv_tool.run(args, env={**env, "UV_CACHE_DIR": str(uv_tool.resolve_cache(minor))})
+    with child_auth.child_auth(logins, config) as auth:
+        env = {**auth.env, "UV_CACHE_DIR": str(uv_tool.resolve_cache(minor))}
+        done = uv_tool.run([*args, *auth.uv_args], env=env)
     if done.returncode == 0:
         return
     tail = done.tail()
     if "hash mismatch" in tail.lower() or "hashes" in tail.lower() and "mismatch" in tail.lower():
         raise IntegrityError(f"{what}: an artifact does not match the lockfile's sha256:\n{tail}")
-    raise FetchError(f"{what} failed (uv exit {done.returncode}):\n{tail}")
+    raise FetchError(f"{what} failed (uv exit {done.returncode}):\n{tail}",
+                     hint="check the logins for the git hosts and indexes (as ${VARIABLES} in the URLs, in "
+                          "~/.netrc, or a git credential helper)" if "auth" in tail.lower() else None)

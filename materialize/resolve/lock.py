@@ -12,10 +12,12 @@ from ..lockfile import digest
 from .. import lockfile, platforms as platform_names
 from . import build_python, core, pypi as pypi_resolve, python as python_choice
 from .report import LockReport, Note, build as build_report
+from ..inputs import credentials
 from ..inputs.conda_specs import FILENAME as CONDA_FILENAME, CondaSpec, parse_spec
 from ..errors import InputError
 from ..lockfile import CondaEntry, Lock, PipEntry
 from ..inputs.project import Project
+from ..secrets import origin, strip_literal_credentials
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,9 @@ def lock(options: LockOptions) -> LockReport:
         result.content_hash[platform] = content_hash(options, platform, previous, result.python[platform])
     direct = {e.name for e in project.core.entries if e.name}
     result.core = sorted((core_names & {e.name for e in result.pip}) | direct)
+    result.credentials = credentials.lock_notes(project.indexes.credentials)
+    run.notes += [Note("warning", text) for text in credentials.literal_warnings(project.indexes.credentials,
+                                                                                 _git_origins(project))]
     report = build_report(options.lockfile, result, previous, settings["python"])
     report.notes, report.build_pythons, report.built = run.notes, run.build_pythons, run.built
     if unreadable is not None:
@@ -183,6 +188,11 @@ def _names_pip(project: Project) -> bool:
     return any(s.name == "pip" for s in project.conda.specs)
 
 
+def _git_origins(project: Project) -> set[str]:
+    return {key for key in (origin(e.text.partition(" @ ")[2] or e.text) for e in project.user.entries
+                            + project.core.entries if e.kind == "vcs") if key}
+
+
 def _moving(options: LockOptions, previous: Lock, platform: str, python: str) -> tuple[str, ...]:
     """Pins let go: --upgrade-package names, and the core packages when the Python minor version changed."""
     old = previous.python.get(platform)
@@ -254,8 +264,9 @@ def content_hash(options: LockOptions, platform: str, previous: Lock | None, pyt
         "channels": [conda_engine.channel_url(c) for c in settings["channels"]],
         "conda": [[s.spec, s.channel, *([s.subdir] if s.subdir else [])] for s in project.conda.specs],
         "python-default": default.minor if not _names_python(project) else None,
-        "user": [[e.text, e.kind, e.constraint, list(e.hashes)] for e in project.user.entries],
-        "core": [[e.text, e.kind, e.constraint] for e in project.core.entries],
+        "user": [[strip_literal_credentials(e.text), e.kind, e.constraint, list(e.hashes)]
+                 for e in project.user.entries],
+        "core": [[strip_literal_credentials(e.text), e.kind, e.constraint] for e in project.core.entries],
         "core-set": project.core_label,
         "indexes": project.indexes.describe() + project.indexes.options_digest(),
         "index-strategy": settings["index-strategy"],

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +16,13 @@ from packaging.specifiers import InvalidSpecifier
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from ..engines import uv as uv_tool, wheel_tags
+from .. import scratch
+from ..engines import child_auth, uv as uv_tool, wheel_tags
 from . import artifacts
 from ..errors import FetchError, InputError, ResolutionError
 from ..inputs.indexes import Indexes
 from ..inputs.requirements import Entry, RequirementsSet, expand
-from ..secrets import redact
+from ..secrets import origin, strip_credentials, strip_literal_credentials
 from . import core
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,7 @@ def resolve(request: PypiRequest, meanwhile: Callable[[], object] | None = None
         if meanwhile is not None:
             meanwhile()
 
-    with tempfile.TemporaryDirectory(prefix="materialize-uv-") as folder:
-        work = Path(folder)
+    with scratch.private_dir("uv") as work:
         vcs_urls = _write_inputs(request, work)
         _write_preferences(request.preferences, work / "pylock.toml")
         _compile(request, work, prepare)
@@ -173,14 +172,13 @@ def _write_preferences(pins: list[PypiPin], path: Path) -> None:
 
 
 def _uv_line(entry: Entry, request: PypiRequest, vcs_urls: dict[str, str]) -> str:
-    """The line uv reads; hashes stay out of it (uv ignores them when compiling: `artifacts` checks them)."""
+    """The line uv reads: never a login (uv would put a git URL's login into git's argv and its
+    output); the login reaches uv and git through ``child_auth`` instead. Hashes stay out of it too
+    (uv ignores them when compiling: `artifacts` checks them)."""
     text = expand(entry.text, request.variables, entry.where)
     if entry.kind == "vcs":
-        head, sep, url = text.partition(" @ ") if " @ " in text else ("", "", text)
-        prefix, _, rest = url.partition("+")
-        clean = prefix + "+" + request.indexes.credentials.add_url(rest)
-        vcs_urls[entry.name or ""] = entry.location
-        return f"{head}{sep}{clean}"
+        vcs_urls[entry.name or ""] = strip_literal_credentials(entry.location)  # ${VAR}s stay, for the install
+        return _without_login(text, request)
     if entry.kind == "path":
         path = entry.path
         if path is None or not path.exists():
@@ -188,8 +186,22 @@ def _uv_line(entry: Entry, request: PypiRequest, vcs_urls: dict[str, str]) -> st
         extras = f"[{','.join(entry.extras)}]" if entry.extras else ""
         return f"{path}{extras}" + (f" ; {entry.marker}" if entry.marker else "")
     if entry.kind == "url":
-        text = request.indexes.credentials.add_url(text)
+        text = _without_login(text, request)
     return text
+
+
+def _without_login(text: str, request: PypiRequest) -> str:
+    """``name @ https://u:p@host/x.whl ; marker`` -> the same line without ``u:p@`` (kept by origin)."""
+    head, sep, rest = text.partition(" @ ") if " @ " in text else ("", "", text)
+    url = rest.split()[0] if rest.split() else rest
+    return head + sep + rest.replace(url, request.indexes.credentials.add_url(url), 1)
+
+
+def _direct_origins(request: PypiRequest) -> set[str]:
+    """Origins of direct-URL requirements (their logins need an entry in uv's config)."""
+    urls = [(e.text.partition(" @ ")[2] if " @ " in e.text else e.text).split()
+            for e in request.user.entries + request.core.entries if e.kind == "url"]
+    return {key for key in (origin(words[0]) for words in urls if words) if key}
 
 
 def _compile(request: PypiRequest, work: Path, meanwhile: Callable[[], object]) -> None:
@@ -213,10 +225,11 @@ def _compile_once(request: PypiRequest, work: Path, meanwhile: Callable[[], obje
             *request.indexes.uv_args(request.strategy), *extra]
     for name in sorted(request.conda_provided):
         args += ["--no-emit-package", name]
-    with request.indexes.credentials.child_env() as credentials_env:
-        env = {**credentials_env, **wheel_tags.uv_environment(request.platform, request.osx),
+    indexes = request.indexes
+    with child_auth.child_auth(indexes.credentials, indexes.uv_config(_direct_origins(request))) as auth:
+        env = {**auth.env, **wheel_tags.uv_environment(request.platform, request.osx),
                "UV_CACHE_DIR": str(uv_tool.resolve_cache(request.interpreter_minor))}
-        done = uv_tool.run(args, env=env, cwd=work, meanwhile=meanwhile)
+        done = uv_tool.run([*args, *auth.uv_args], env=env, cwd=work, meanwhile=meanwhile)
     if done.returncode:
         raise _failure(done, request)
 
@@ -224,10 +237,13 @@ def _compile_once(request: PypiRequest, work: Path, meanwhile: Callable[[], obje
 def _failure(done, request: PypiRequest) -> Exception:
     text = done.tail(25)
     lowered = text.lower()
-    if any(k in lowered for k in ("401", "403", "unauthorized", "forbidden", "missing credentials")):
-        hosts = ", ".join(request.indexes.hosts()) or "the index"
+    if any(k in lowered for k in ("401", "403", "unauthorized", "forbidden", "missing credentials",
+                                  "authentication failed", "could not read username")):
+        known = [*request.indexes.hosts(), *(key.partition("://")[2] for key in request.indexes.credentials.logins)]
+        hosts = ", ".join(dict.fromkeys(h for h in known if h in text)) or ", ".join(known) or "the index"
         return FetchError(f"authentication failed at {hosts}:\n{text}",
-                          hint="check the credentials in pip.conf, requirements.txt or the environment")
+                          hint="check the logins in pip.conf, requirements.txt, the environment or .env "
+                               "(as ${VARIABLES} in the URLs), or in ~/.netrc")
     if any(k in lowered for k in ("failed to fetch", "connection refused", "error sending request",
                                   "could not connect", "dns error", "timed out", "failed to download")):
         return FetchError(f"cannot reach the package index ({', '.join(request.indexes.describe())}):\n{text}")
@@ -255,7 +271,7 @@ def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str], ranks: d
             continue  # the local project: recorded separately, built at install
         if "vcs" in package:
             vcs = package["vcs"]
-            base = vcs_base(vcs_urls.get(name, "git+" + vcs["url"]))
+            base = vcs_base(vcs_urls.get(name) or strip_credentials("git+" + vcs["url"]))
             pins.append(PypiPin(name, version, f"{base}@{vcs['commit-id']}#egg={name}", "", "vcs"))
             continue
         found = artifacts.candidates(package, ranks, request.project)
@@ -264,7 +280,7 @@ def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str], ranks: d
             raise ResolutionError(f"{name} {version} has no wheel for {request.platform} / Python {request.python} "
                                   "and no sdist")
         url, sha256, kind = chosen
-        pins.append(PypiPin(name, version, redact(url), sha256, kind))
+        pins.append(PypiPin(name, version, strip_credentials(url), sha256, kind))
     return sorted(pins, key=lambda p: p.name)
 
 

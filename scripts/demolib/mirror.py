@@ -31,12 +31,15 @@ numpy==2.4.6 scipy==1.17.1 scikit-learn==1.9.1 joblib==1.6.0 threadpoolctl==3.8.
 cloudpickle==3.1.3 pip==26.3
 """.split()
 
-# requirements.txt (fastapi, uvicorn) and the default core set (fastapi, uvicorn, msgpack).
-PYPI_SET = """
-fastapi==0.165.0 uvicorn==0.54.0 msgpack==1.2.4 annotated-doc==0.0.7 annotated-types==0.8.0 anyio==4.16.0
-click==8.5.1 h11==0.16.0 idna==3.20 opentelemetry-api==1.45.2 pydantic==2.14.4 pydantic-core==2.50.5
-starlette==1.10.0 typing-extensions==4.16.0 typing-inspection==0.4.5
-""".split()
+# requirements.txt asks for fastapi and uvicorn, which the default core set (fastapi, uvicorn, msgpack)
+# also holds: the PyPI side is exactly the pins of the shipped core lock for this Python and host, so
+# that a refresh of lockfiles/ (scripts/lock-core) moves the demo's mirror with it.
+def pypi_set(python_minor: str, platform_name: str) -> list[str]:
+    from materialize.resolve import core
+
+    lock = core.read(core.BUILTIN / "default" / core.file_name(python_minor, platform_name))
+    return [f"{pin.name}=={pin.version}" for pin in sorted(lock.pins.values(), key=lambda pin: pin.name)]
+
 
 SUPPORTED = ("3.11", "3.12", "3.13", "3.14")  # the minors every pinned wheel exists for
 SALT = "demo-v1"  # part of the channel's key: change it to force a rebuild
@@ -67,7 +70,10 @@ def build(cache: Path, python: interpreters.Interpreter, log) -> Mirror:
     """Download what is missing, build the channel if its key changed, link the index folder."""
     tags = wheel_mirror.binary_tags(python.minor, platform.machine())
     conda_wheels = wheel_mirror.download(CONDA_SET, cache / "wheels" / python.minor, tags, python.minor, log)
-    pypi_wheels = wheel_mirror.download(PYPI_SET, cache / "wheels" / python.minor, tags, python.minor, log)
+    from materialize import platforms
+
+    wanted = pypi_set(python.minor, platforms.host())
+    pypi_wheels = wheel_mirror.download(wanted, cache / "wheels" / python.minor, tags, python.minor, log)
     channel = wheel_mirror.build_channel(cache / "channels", conda_wheels, python, log, salt=SALT)
     index = wheel_mirror.link_index(cache / "index" / python.minor, conda_wheels + pypi_wheels)
     return Mirror(channel, index, python, conda_wheels, pypi_wheels)

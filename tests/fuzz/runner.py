@@ -238,9 +238,9 @@ class CaseRunner:
         """Each case is a new run: the secrets it registered do not belong to the next one."""
         from materialize import secrets
 
-        known = getattr(secrets, "_KNOWN", None)
-        if isinstance(known, set):
-            known.clear()
+        for registry in (getattr(secrets, "_KNOWN", None), getattr(secrets, "_ORDERED", None)):
+            if isinstance(registry, (set, list)):
+                registry.clear()
 
 
 class _Capture(logging.Handler):

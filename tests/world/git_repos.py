@@ -125,6 +125,7 @@ class _GitHandler(BaseHTTPRequestHandler):
         return False
 
     def _serve(self) -> None:
+        self.server.authorizations.append((self.path, self.headers.get("Authorization")))
         if not self._authorized():
             return
         path, _, query = self.path.partition("?")
@@ -188,18 +189,23 @@ class _GitHTTPServer(ThreadingHTTPServer):
         self.root = root
         self.credentials = credentials
         self.log: list[str] = []
+        self.authorizations: list[tuple[str, str | None]] = []  # (path, Authorization header) per request
 
 
 @contextlib.contextmanager
-def serve_git_over_http(repo_parent: Path, *, auth: tuple[str, str] | None = None) -> Iterator[str]:
+def serve_git_over_http(repo_parent: Path, *, auth: tuple[str, str] | None = None,
+                        record: list | None = None) -> Iterator[str]:
     """Serve every repo under `repo_parent` over smart HTTP; yields `http://127.0.0.1:PORT`.
 
     `git+http://127.0.0.1:PORT/<name>.git@v1.0` then works; with `auth`, the
     credentials must come as URL userinfo or through a git credential helper.
+    With `record` (a list), every request's (path, Authorization header) is appended to it.
     """
     if shutil.which("git") is None:
         raise RuntimeError("git is not on PATH")
     server = _GitHTTPServer(Path(repo_parent).resolve(), auth)
+    if record is not None:
+        server.authorizations = record
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
