@@ -140,7 +140,7 @@ def combine(pip_conf: PipConfig, requirements: RequirementsSet, expand) -> Index
 
     def clean(option: str, values: list[str], where: str | list[str]) -> list[str]:
         places = where if isinstance(where, list) else [where] * len(values)
-        return [creds.add_url(_checked(expand(value, place), f"{place}: {option}"), place,
+        return [creds.add_url(_checked(expand(value, place), f"{place}: {option}", option != "find-links"), place,
                               literal=has_literal_credentials(value)) for value, place in zip(values, places)]
 
     def from_requirements(option: str) -> list[str]:
@@ -181,9 +181,9 @@ def _build_options(indexes: Indexes, pip_conf: PipConfig, requirements: Requirem
     indexes.trusted_hosts = list(dict.fromkeys(indexes.trusted_hosts))
 
 
-def _checked(url: str, where: str) -> str:
+def _checked(url: str, where: str, must_be_url: bool) -> str:
     """A URL uv and urllib can read (a local find-links folder is not a URL and stays as it is)."""
-    if "://" not in url:
+    if "://" not in url and not must_be_url:
         return url
     try:
         check_url(url)
