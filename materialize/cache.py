@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import MaterializeError
+from .errors import FetchError, InputError, MaterializeError
 
 CACHE_ENV = "MATERIALIZE_CACHE_DIR"
 LOCK_TIMEOUT_ENV = "MATERIALIZE_LOCK_TIMEOUT"
@@ -39,7 +39,12 @@ class LockTimeoutError(MaterializeError):
 def root() -> Path:
     configured = os.environ.get(CACHE_ENV)
     if configured:
-        return Path(configured).expanduser().resolve()
+        if len(configured) > 4096:
+            raise InputError(f"{CACHE_ENV}: a path of {len(configured)} characters is longer than any filesystem allows")
+        try:
+            return Path(configured).expanduser().resolve()
+        except (OSError, RuntimeError) as err:
+            raise InputError(f"{CACHE_ENV}={configured}: not a usable path ({err})") from err
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("materialize"))
@@ -47,15 +52,39 @@ def root() -> Path:
 
 def bucket(name: str) -> Path:
     path = root() / name
-    path.mkdir(parents=True, exist_ok=True)
+    _make(path)
     return path
 
 
-def lock_timeout() -> float:
+def ready() -> Path:
+    """The cache root, made if needed, and the cache variables checked: before a command uses the cache."""
+    lock_timeout()
+    path = root()
+    _make(path)
+    return path
+
+
+def _make(path: Path) -> None:
     try:
-        return float(os.environ.get(LOCK_TIMEOUT_ENV, "600"))
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        configured = os.environ.get(CACHE_ENV)
+        if configured:
+            raise InputError(f"{CACHE_ENV}={configured}: cannot make the cache folder {path} "
+                             f"({err.strerror or err})", hint=f"point {CACHE_ENV} at a writable directory") from err
+        raise FetchError(f"cannot make the cache folder {path} ({err.strerror or err})",
+                         hint=f"free some space or fix its permissions, or set {CACHE_ENV}") from err
+
+
+def lock_timeout() -> float:
+    value = os.environ.get(LOCK_TIMEOUT_ENV, "600")
+    try:
+        seconds = float(value)
     except ValueError:
-        return 600.0
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise InputError(f"{LOCK_TIMEOUT_ENV}={value[:40]}: expected a number of seconds (default 600)")
+    return seconds
 
 
 class file_lock:

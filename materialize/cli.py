@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
-from .errors import MaterializeError, UsageError
+from .errors import Interrupted, MaterializeError, UsageError
 
 COMMANDS = ("lock", "install", "verify", "fetch", "config", "export", "diff", "push", "pull")
 
@@ -134,6 +134,11 @@ def run(argv: list[str]) -> int:
     from . import scratch
 
     scratch.sweep()  # temporary folders that killed runs left behind
+    return execute(args, console, argv, log_path)
+
+
+def execute(args: argparse.Namespace, console: Any, argv: list[str], log_path: Path | None = None) -> int:
+    """One parsed command: its exit code, the error printed; internal errors go to the run log."""
     try:
         from . import commands
 
@@ -141,8 +146,7 @@ def run(argv: list[str]) -> int:
     except MaterializeError as err:
         return _fail(console, args.command, err)
     except KeyboardInterrupt:
-        console.error("interrupted", None)
-        return 130
+        return _interrupted(console, args, argv)
     except Exception as err:  # a bug: keep the traceback where it can be read
         return _internal(console, args, err, log_path)
     console.envelope(args.command, 0, data, [])
@@ -155,6 +159,18 @@ def _fail(console: Any, command: str, err: MaterializeError) -> int:
     return err.exit_code
 
 
+def _interrupted(console: Any, args: argparse.Namespace, argv: list[str]) -> int:
+    """Ctrl-C: a fresh line (the terminal echoed ^C), what state things are in, the command to finish."""
+    import shlex
+
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    again = "materialize " + shlex.join(argv)
+    state = {"install": "the prefix counts as incomplete until an install finishes; ",
+             "lock": "the lockfile is written only at the end, so it is unchanged; "}.get(args.command, "")
+    return _fail(console, args.command, Interrupted("interrupted", hint=f"{state}run it again to finish: {again}"))
+
+
 def _internal(console: Any, args: argparse.Namespace, err: Exception, log_path: Path | None) -> int:
     import logging
     import traceback
@@ -162,10 +178,14 @@ def _internal(console: Any, args: argparse.Namespace, err: Exception, log_path: 
     logging.getLogger("materialize").debug("internal error", exc_info=err)
     if args.verbose:
         traceback.print_exception(type(err), err, err.__traceback__)
-    where = f"; the traceback is in {log_path}" if log_path else ""
-    console.error(f"internal error: {type(err).__name__}: {err}{where}", "this is a bug in materialize; "
-                  "re-run with -v to see the traceback")
-    console.envelope(args.command, 1, None, [{"kind": "internal", "message": str(err), "hint": None}])
+    text = str(err)
+    text = text if len(text) <= 500 else text[:500] + "..."
+    where = (f"the traceback is in the run log {log_path}" if log_path else
+             "no run log could be written (the cache folder is not writable); re-run with -v for the traceback")
+    console.error(f"internal error: {type(err).__name__}: {text}\n{where}",
+                  "this is a bug in materialize: please report it with that log")
+    console.envelope(args.command, 1, None, [{"kind": "internal", "message": f"{type(err).__name__}: {text}",
+                                              "hint": where}])
     return 1
 
 

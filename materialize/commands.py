@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import StaleLockError
+from .errors import InputError, StaleLockError
 from .ui import Console
 
 LOCKFILE_NAME = "materialize-lock.yml"
@@ -20,17 +21,41 @@ def _settings(project: Path, flags: dict[str, Any]):
     return settings.load(project.resolve(), flags)
 
 
-def _lockfile_path(args: argparse.Namespace, settings=None) -> Path:
+def _lockfile_path(args: argparse.Namespace, settings=None, *, must_exist: bool = False) -> Path:
+    """``--lockfile`` is relative to the working directory, as every path argument; the `lockfile`
+    setting is relative to the project (or to the config file that sets it)."""
+    from . import files
+
     if args.lockfile is not None:
-        return args.lockfile.resolve()
-    name = settings["lockfile"] if settings is not None else LOCKFILE_NAME
-    return (args.project / name).resolve()
+        source = "--lockfile, relative to the working directory"
+        path = Path(os.path.abspath(args.lockfile))  # named as given: a link is followed only to read it
+    else:
+        name = settings["lockfile"] if settings is not None else LOCKFILE_NAME
+        source = f"setting lockfile, {settings.source('lockfile')}" if settings is not None else "the default"
+        path = Path(os.path.abspath(args.project / name))
+    shown = f"lockfile {files.short(str(path))} ({source})"
+    kind = files.probe(path, shown)
+    if kind == "directory":
+        raise InputError(f"{shown} is a directory", hint="name a file, e.g. materialize-lock.yml")
+    parent = next((p for p in path.parents if files.probe(p, shown) != "missing"), None)
+    if parent is not None and files.probe(parent, shown) != "directory":
+        raise InputError(f"{shown}: {parent} is a file, not a directory")
+    if must_exist and kind == "missing":
+        hint = "run 'materialize lock' first"
+        beside = (args.project / args.lockfile) if args.lockfile is not None else None
+        if beside is not None and beside.resolve() != path and files.probe(beside, shown) == "file":
+            hint = f"did you mean --lockfile {beside.resolve()}?"
+        raise InputError(f"{path}: no lockfile here ({source})", hint=hint)
+    return path
 
 
 def lock(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from .resolve import lock as locking
     from .inputs import project as projects
 
+    from . import cache
+
+    cache.ready()
     flags = {"channels": args.channels, "python": args.python, "platforms": args.platforms,
              "core-requirements": str(Path(args.core_requirements).resolve()) if args.core_requirements else None,
              "core": args.core}
@@ -77,7 +102,7 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from . import lockfile, platforms
     from .prefix import state as prefix_state
 
-    path = _lockfile_path(args)
+    path = _lockfile_path(args, must_exist=True)
     prefix = args.prefix.resolve()
     if not args.locked:  # the no-op path: one hash, one small JSON read, no heavy import
         try:
@@ -89,6 +114,9 @@ def install(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             return {"prefix": str(prefix), "status": "up-to-date", "platform": platforms.host()}
     from .prefix import install as installing
 
+    from . import cache
+
+    cache.ready()
     settings = _settings(args.project, {})
     if args.locked:
         _require_fresh(args, settings, path)
@@ -110,7 +138,7 @@ def verify(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 
     if args.image:
         return _verify_image(args, console)
-    path = _lockfile_path(args)
+    path = _lockfile_path(args, must_exist=args.lockfile is not None)
     if args.lockfile is None and not path.is_file():
         path = None  # no lockfile at hand (a mounted prefix): check the files against the manifest only
     report = verifying.verify(args.prefix.resolve(), path)
@@ -133,8 +161,12 @@ def _verify_image(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 def fetch(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from .prefix import install as installing
 
+    from . import cache
+
+    cache.ready()
     settings = _settings(args.project, {})
-    data = installing.fetch_all(_lockfile_path(args, settings), args.project.resolve(), settings, console)
+    data = installing.fetch_all(_lockfile_path(args, settings, must_exist=True), args.project.resolve(), settings,
+                                console)
     console.out(f"{data['artifacts']} artifacts are in the cache ({data['conda']} conda, {data['pypi']} PyPI)")
     if data["not_fetched"]:
         console.out(f"not fetched (uv builds them from source at install): {', '.join(data['not_fetched'])}")
@@ -158,7 +190,7 @@ def config(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 def export(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from .lockfile import export as exporting
 
-    lockfile_path = _lockfile_path(args)
+    lockfile_path = _lockfile_path(args, must_exist=True)
     done = exporting.export(lockfile_path, args.format, args.platform, args.output)
     if args.output:
         exporting.write_atomic(args.output, done.text)

@@ -3,7 +3,7 @@
 Exit codes (documented in the README):
   0 ok; 1 internal error (a bug); 2 usage; 3 invalid input; 4 unsatisfiable or conflicting
   requirements; 5 fetch, network or authentication failure; 6 integrity or verification failure;
-  7 lockfile out of date.
+  7 lockfile out of date; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -71,3 +71,10 @@ class StaleLockError(MaterializeError):
 
     exit_code = 7
     kind = "stale-lock"
+
+
+class Interrupted(MaterializeError):
+    """Ctrl-C: the shell's convention, 128 + SIGINT."""
+
+    exit_code = 130
+    kind = "interrupted"

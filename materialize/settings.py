@@ -7,13 +7,15 @@ project's ``materialize.toml``, the user's config file, the site config file, bu
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from . import files
+from .errors import InputError, UsageError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,6 +40,25 @@ def _str(value: Any) -> str:
     raise ValueError("expected a string")
 
 
+def _python(value: Any) -> str:
+    if isinstance(value, float):
+        raise ValueError(f"write the version as a string (python = \"{value}\"): a TOML number turns 3.10 into 3.1")
+    value = _str(value)
+    if not re.fullmatch(r"[0-9]+\.[0-9]+", value):
+        raise ValueError(f"expected X.Y, such as 3.11 (not {value[:40]!r})")
+    return value
+
+
+def _virtual(value: Any) -> dict[str, str]:
+    table = _table(value)
+    for name, version in table.items():
+        if not re.fullmatch(r"__[A-Za-z0-9_.\-]+", name):
+            raise ValueError(f"{name[:40]!r} is not a virtual package name (__glibc, __cuda, __osx, ...)")
+        if not re.fullmatch(r"[^\s=]*(=[^\s=]+)?", version):
+            raise ValueError(f"{name} = {version[:40]!r}: expected VERSION or VERSION=BUILD")
+    return table
+
+
 def _core(value: Any) -> str | list[str]:
     return value if isinstance(value, str) else _str_list(value)
 
@@ -45,6 +66,8 @@ def _core(value: Any) -> str | list[str]:
 def _table(value: Any) -> dict[str, str]:
     if isinstance(value, dict) and all(isinstance(v, (str, int, float)) for v in value.values()):
         return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, str):
+        raise ValueError("""expected a table of strings (in a variable: '{name = "value"}')""")
     raise ValueError("expected a table of strings")
 
 
@@ -69,7 +92,7 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("channels", ["conda-forge"], _str_list, "conda channels, by name or URL, highest priority first"),
-    Setting("python", "3.11", _str, "Python version locked when conda-packages.txt names none"),
+    Setting("python", "3.11", _python, "Python version (X.Y) locked when conda-packages.txt names none"),
     Setting("platforms", [], _str_list, "conda subdirs to lock for (empty: this host's)"),
     Setting("core", "default", _str, "named set of the serving runtime's core packages"),
     Setting("core-requirements", None, _core, "core requirements: a requirements file, or a list (overrides `core`)"),
@@ -78,7 +101,7 @@ SETTINGS: tuple[Setting, ...] = (
             "(unset: the ones shipped with materialize)"),
     Setting("lockfile", "materialize-lock.yml", _str, "lockfile path, relative to the project"),
     Setting("index-strategy", "first-index", _strategy, "how uv chooses between indexes (see README)"),
-    Setting("virtual-packages", {}, _table, "virtual package overrides, e.g. __glibc = \"2.28\", __cuda = \"12.4\""),
+    Setting("virtual-packages", {}, _virtual, "virtual package overrides, e.g. __glibc = \"2.28\", __cuda = \"12.4\""),
     Setting("insecure-registries", [], _str_list, "registries (host[:port]) reached over plain HTTP or unverified TLS"),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
@@ -139,13 +162,19 @@ def config_files() -> list[tuple[str, Path]]:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    text = files.read_text(path, str(path))
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        data = tomllib.loads(text)
+    except RecursionError as err:
+        raise InputError.at(path, None, "not valid TOML (nested too deeply)") from err
     except tomllib.TOMLDecodeError as err:
         line = getattr(err, "lineno", None)
-        raise InputError.at(path, line, f"not valid TOML ({err.args[0] if err.args else err})") from err
-    return data.get("tool", {}).get("materialize", data) if path.name == "pyproject.toml" else data
+        message = str(err.args[0] if err.args else err)[:200]
+        raise InputError.at(path, line, f"not valid TOML ({message})") from err
+    if path.name == "pyproject.toml":
+        tool = data.get("tool")
+        data = tool.get("materialize", data) if isinstance(tool, dict) else data
+    return data if isinstance(data, dict) else {}
 
 
 def load(project: Path | None, flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> Settings:
@@ -155,11 +184,11 @@ def load(project: Path | None, flags: Mapping[str, Any], environ: Mapping[str, s
     if project is not None:
         layers.append(("project", project / PROJECT_FILENAME))
     for label, path in layers:
-        if path.is_file():
+        if os.path.lexists(path):
             _apply(settings, read_toml(path), f"{label} {path}", path, _RANKS[label])
     for setting in SETTINGS:
         if setting.env_var in environ:
-            _set(settings, setting, environ[setting.env_var], f"env {setting.env_var}", None, ENV)
+            _set(settings, setting, _from_env(setting, environ[setting.env_var]), f"env {setting.env_var}", None, ENV)
     for key, value in flags.items():
         if value not in (None, [], ()):
             _set(settings, BY_KEY[key], value, f"flag --{key}", None, FLAG)
@@ -175,32 +204,65 @@ def _apply(settings: Settings, data: Mapping[str, Any], source: str, path: Path,
         _set(settings, setting, value, source, path, rank, base=path.parent)
 
 
+def _from_env(setting: Setting, text: str) -> Any:
+    """A list or table setting may be written as TOML in its variable: ``MATERIALIZE_CHANNELS='["a", "b"]'``,
+    ``MATERIALIZE_VIRTUAL_PACKAGES='{__glibc = "2.28"}'``; a plain list is also ``a,b`` or ``a b``."""
+    if not text.lstrip().startswith(("[", "{")):
+        return text
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except RecursionError as err:
+        raise InputError(f"env {setting.env_var}: nested too deeply") from err
+    except tomllib.TOMLDecodeError as err:
+        kind = "array" if text.lstrip().startswith("[") else "inline table"
+        raise InputError(f"env {setting.env_var}: not a TOML {kind} ({str(err)[:120]})",
+                         hint=f"""{setting.env_var}='["a", "b"]' or {setting.env_var}='a,b'""" if kind == "array"
+                         else f"""{setting.env_var}='{{name = "value"}}'""") from err
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return isinstance(value, list) and any(_has_nul(v) for v in value)
+
+
 def _set(settings: Settings, setting: Setting, raw: Any, source: str, path: Path | None, rank: int,
          base: Path | None = None) -> None:
     try:
+        if _has_nul(raw):
+            raise ValueError("contains a NUL character")
         value = setting.parse(raw)
     except ValueError as err:
+        if rank == FLAG:
+            raise UsageError(f"--{setting.key} {str(raw)[:40]}: {err}", hint="see 'materialize lock --help'") from err
         where = path if path is not None else source
         line = _line_of(path, setting.key) if path is not None else None
         raise InputError.at(where, line, f"{setting.key}: {err}") from err
-    if base is not None and setting.key in ("core-requirements", "core-sets", "core-locks", "lockfile"):
+    if base is not None and setting.key in ("core-requirements", "core-sets", "core-locks", "lockfile", "channels"):
         value = _anchor(value, base, setting.key)
     settings.values[setting.key] = Resolved(value, source, rank)
 
 
 def _anchor(value: Any, base: Path, key: str) -> Any:
     """Make file paths in a config file relative to that file's folder."""
+    for text in ([value] if isinstance(value, str) else list(value.values()) if isinstance(value, dict) else value):
+        files.check_path_length(text, f"{key} {text[:80]!r}")
     if key == "core-sets":
-        return {name: str((base / p).resolve()) for name, p in value.items()}
+        return {name: str(files.resolve(base / p, f"core-sets.{name[:40]}")) for name, p in value.items()}
+    if key == "channels":  # a local folder is relative to the config file that names it
+        return [str(files.resolve(base / c, f"channel {c[:80]!r}")) if c.startswith(("./", "../")) or c in (".", "..")
+                else c for c in value]
     if isinstance(value, str) and key in ("core-requirements", "core-locks", "lockfile"):
-        return str((base / value).resolve()) if not Path(value).is_absolute() else value
+        return str(files.resolve(base / value, f"{key} {value[:80]!r}")) if not Path(value).is_absolute() else value
     return value
 
 
 def _line_of(path: Path | None, key: str) -> int | None:
     if path is None or not path.is_file():
         return None
-    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+    for number, line in enumerate(files.read_text(path, str(path)).splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith((key, key.replace("-", "_"))):
             return number

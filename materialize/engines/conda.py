@@ -62,6 +62,7 @@ class ParsedSpec:
     name: str  # normalized
     build: str | None
     canonical: str
+    channel: str | None = None  # a channel the spec itself names (``[channel=...]``)
 
 
 class SpecError(ValueError):
@@ -76,14 +77,21 @@ def parse_match_spec(text: str) -> ParsedSpec:
         match = MatchSpec(text, strict=False)
     except Exception as err:  # rattler's InvalidMatchSpecError family has no public base class
         lines = str(err).strip().splitlines()
-        raise SpecError(lines[0] if lines else type(err).__name__) from err
+        first = lines[0] if lines else type(err).__name__
+        raise SpecError(first if len(first) <= 300 else first[:300] + "...") from err
     name = match.name.normalized if match.name is not None else ""
-    return ParsedSpec(name, None if match.build is None else str(match.build), str(match))
+    channel = match.channel.name if match.channel is not None else None
+    return ParsedSpec(name, None if match.build is None else str(match.build), str(match), channel)
 
 
 def channel_url(channel: str) -> str:
+    """A channel name -> its URL on the public host; a URL stays; a local folder becomes file://."""
     if "://" in channel:
         return channel.rstrip("/")
+    if channel in (".", "..", "~") or channel.startswith(("/", "./", "../", "~/")):
+        from .. import files
+
+        return files.resolve(channel, f"channel {channel[:80]!r}").as_uri()  # never the public host for a path
     return CHANNEL_ALIAS + channel.strip("/")
 
 
@@ -118,7 +126,12 @@ def virtual_packages(platform: str, overrides: Mapping[str, str]) -> list:
         version, _, build = value.partition("=")
         if name == "__archspec":
             build = build or {"64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}.get(arch, arch)
-        packages.append(GenericVirtualPackage(PackageName(name), Version(version), BuildString(build or "0")))
+        try:
+            packages.append(GenericVirtualPackage(PackageName(name), Version(version), BuildString(build or "0")))
+        except Exception as err:  # rattler's parse errors share no public base class
+            raise InputError(f"virtual-packages: {name} = {value!r} is not a virtual package and version[=build] "
+                             f"({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__})",
+                             hint='e.g. __glibc = "2.28" or __cuda = "12.4"') from err
     return packages
 
 
@@ -195,8 +208,8 @@ def _with_channel(spec: CondaSpec, names: Sequence[str], urls: Sequence[str]) ->
         return spec.spec
     wanted = spec.channel.rstrip("/")
     for name, url in zip(names, urls):
-        if wanted in (name.rstrip("/"), url, url.rsplit("/", 1)[-1]):
-            return f"{url}::{spec.spec}"
+        if wanted in (name.rstrip("/"), url, url.rsplit("/", 1)[-1]) or channel_url(wanted) == url:
+            return f"{url}/{spec.subdir}::{spec.spec}" if spec.subdir else f"{url}::{spec.spec}"
     raise InputError(f"{spec.where}: channel {spec.channel!r} is not one of the configured channels "
                      f"({', '.join(names)})", hint="add it to `channels` in materialize.toml or pass --channel")
 

@@ -97,11 +97,18 @@ def verified_all(artifacts: Sequence[Artifact], *, offline: bool = False, creden
     if len(rest) <= 1:
         for i in rest:
             found[i] = one(artifacts[i])
-    else:
-        with ThreadPoolExecutor(max_workers=min(_WORKERS, len(rest))) as pool:
-            for i, future in [(i, pool.submit(one, artifacts[i])) for i in rest]:
-                found[i] = future.result()
-    return found  # type: ignore[return-value]
+        return found  # type: ignore[return-value]
+    pool = ThreadPoolExecutor(max_workers=min(_WORKERS, len(rest)))
+    interrupted = False
+    try:
+        for i, future in [(i, pool.submit(one, artifacts[i])) for i in rest]:
+            found[i] = future.result()
+        return found  # type: ignore[return-value]
+    except KeyboardInterrupt:  # Ctrl-C: stop now, not after the slowest download (entries are written atomically)
+        interrupted = True
+        raise
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=interrupted)
 
 
 def fetch(url: str, sha256: str, *, offline: bool = False, bucket: str = cache.CONDA_ARCHIVES,

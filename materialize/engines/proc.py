@@ -85,10 +85,14 @@ def run(
     args = tuple(os.fspath(a) for a in argv)
     log.debug("run: %s", redact(" ".join(args)))
     stdin = subprocess.DEVNULL if input is None else subprocess.PIPE
-    with subprocess.Popen(args, env=child_environment(env), cwd=cwd, text=True,
-                          stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          pass_fds=tuple(sorted(_HANDED_DOWN | set(pass_fds))),
-                          preexec_fn=_die_with_parent_setup()) as child:
+    try:
+        child = subprocess.Popen(args, env=child_environment(env), cwd=cwd, text=True,
+                                 stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 pass_fds=tuple(sorted(_HANDED_DOWN | set(pass_fds))),
+                                 preexec_fn=_die_with_parent_setup())
+    except OSError as err:  # the program is missing or cannot be executed: the shell's 127
+        return Completed(args, 127, "", f"cannot run {args[0]}: {err.strerror or err}")
+    with child:
         try:
             if meanwhile is not None:
                 meanwhile()

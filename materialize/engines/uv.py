@@ -27,6 +27,8 @@ COMMON = ("--no-config", "--no-python-downloads")
 def binary() -> str:
     """MATERIALIZE_UV > the uv wheel's bundled binary > PATH; the version is checked once per binary."""
     found = os.environ.get(UV_ENV)
+    if found and not (os.path.isfile(found) and os.access(found, os.X_OK)):
+        raise UsageError(f"{UV_ENV}={found}: not an executable file", hint=f"unset {UV_ENV} to use the bundled uv")
     if not found:
         try:
             import uv

@@ -8,18 +8,20 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
+from .. import files
 from ..errors import InputError
 from ..secrets import register
 
 FILENAME = ".env"
+MAX_VALUE = 64 * 1024
 _LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 
 
 def read(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
-    if not path.is_file():
+    if not os.path.lexists(path):
         return values
-    for number, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for number, raw in enumerate(files.read_text(path, path.name).splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -27,6 +29,8 @@ def read(path: Path) -> dict[str, str]:
         if not match:
             raise InputError.at(path, number, "expected KEY=VALUE")
         value = match.group(2)
+        if len(value) > MAX_VALUE:  # shlex reads a character at a time: a megabyte would take seconds
+            raise InputError.at(path, number, f"the value of {match.group(1)} is longer than {MAX_VALUE // 1024} KiB")
         try:
             words = shlex.split(value, comments=True) if value else [""]
         except ValueError as err:

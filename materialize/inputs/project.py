@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import conda_specs, credentials, dotenv, pip_config, requirements
+from .. import files
 from ..errors import InputError
 from .indexes import Indexes, combine
 from .requirements import RequirementsSet
@@ -37,25 +39,30 @@ def load(root: Path, settings: Settings) -> Project:
         raise InputError(f"{root}: no such project folder")
     conda_path = root / conda_specs.FILENAME
     req_path = root / requirements.FILENAME
-    if not conda_path.is_file() and not req_path.is_file():
+    if not _present(conda_path) and not _present(req_path):
         raise InputError(f"{root}: neither {conda_specs.FILENAME} nor {requirements.FILENAME} is here",
                          hint="create at least one of them, or pass the project folder as an argument")
-    conda = conda_specs.parse_file(conda_path) if conda_path.is_file() else conda_specs.CondaFile((), None)
-    user = requirements.parse_file(req_path, root) if req_path.is_file() else RequirementsSet()
+    conda = conda_specs.parse_file(conda_path, root) if _present(conda_path) else conda_specs.CondaFile((), None)
+    user = requirements.parse_file(req_path, root) if _present(req_path) else RequirementsSet()
     variables = dotenv.variables(root)
     for entry in user.entries:
         dotenv.expand_secret_values(entry.secret_variables, variables)
     core, label, core_name = load_core(settings, root)
     pip_conf = pip_config.read(root / pip_config.FILENAME)
 
-    def expand(text: str) -> str:
-        return requirements.expand(text, variables, "pip.conf or requirements.txt index option")
+    def expand(text: str, where: str) -> str:
+        return requirements.expand(text, variables, where)
 
     indexes = combine(pip_conf, user, expand)
     credentials.collect_from_entries(user.entries + core.entries, variables, indexes.credentials)
-    files = [p for p in (conda_path, req_path, root / pip_config.FILENAME) if p.is_file()]
+    read = [p for p in (conda_path, req_path, root / pip_config.FILENAME) if _present(p)]
     return Project(root, conda, user, core, label, core_name, indexes, variables,
-                   list(dict.fromkeys(files + user.files + core.files)))
+                   list(dict.fromkeys(read + user.files + core.files)))
+
+
+def _present(path: Path) -> bool:
+    """There is something by that name (a directory or a dangling link is then reported, not skipped)."""
+    return os.path.lexists(path)
 
 
 def load_core(settings: Settings, project_root: Path) -> tuple[RequirementsSet, str, str | None]:
@@ -69,14 +76,14 @@ def load_core(settings: Settings, project_root: Path) -> tuple[RequirementsSet, 
     if isinstance(explicit, str):
         path = Path(explicit)
         if not path.is_absolute():
-            path = (project_root / path).resolve()
-        if not path.is_file():
+            path = files.resolve(project_root / path, f"core-requirements ({settings.source('core-requirements')})")
+        if not _present(path):
             raise InputError(f"core-requirements ({settings.source('core-requirements')}): {path}: no such file")
         return requirements.parse_file(path, path.parent), f"core ({path.name})", None
     name = settings["core"]
     sets = dict(settings["core-sets"])
     path = Path(sets[name]) if name in sets else BUILTIN_CORE_SETS / f"{name}.txt"
-    if not path.is_file():
+    if files.probe(path, f"core set {name[:80]!r} ({settings.source('core')})") != "file":
         known = sorted(set(sets) | {p.stem for p in BUILTIN_CORE_SETS.glob("*.txt")})
         raise InputError(f"core set {name!r} ({settings.source('core')}) does not exist; known: {', '.join(known)}")
     return requirements.parse_file(path, path.parent), f"core set {name!r}", name

@@ -2,48 +2,46 @@
 
 uv does the resolving; this module only reads the files so that errors and conflicts can name
 the line they come from, ``${VAR}`` tokens and credentials can be kept out of uv's argv and
-output, and the local project (``.``) can be found and digested.
+output, and the local project (``.``) can be found and digested. Files are decoded and lines
+joined, stripped of comments and split into requirement and options exactly as pip's
+``req_file.py`` does (`requirement_line`); the README lists where materialize deliberately differs.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import os
 import re
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.requirements import Requirement
 
+from .. import files
 from ..errors import InputError
+from . import requirement_line
+from .requirement_line import VAR as _VAR, LineError
 
 FILENAME = "requirements.txt"
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _USERINFO = re.compile(r"://([^/@\s]+)@")
-_EGG = re.compile(r"[#&]egg=([A-Za-z0-9_.\-]+)")
-_VCS = ("git+", "hg+", "svn+", "bzr+")
-_VALUE_OPTIONS = {
-    "-i": "index-url", "--index-url": "index-url", "--extra-index-url": "extra-index-url",
-    "-f": "find-links", "--find-links": "find-links", "--trusted-host": "trusted-host",
-    "--only-binary": "only-binary", "--no-binary": "no-binary",
-}
-_FLAG_OPTIONS = {"--no-index": "no-index", "--pre": "pre", "--prefer-binary": "prefer-binary"}
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @dataclass(frozen=True)
 class Entry:
     """One requirement line."""
 
-    text: str  # as written (continuations joined, comment and --hash options removed)
+    text: str  # the requirement as written (continuations joined, comment and options removed)
     name: str | None  # canonical distribution name, when known before resolving
     kind: str  # "pep508" | "vcs" | "url" | "path"
     source: str  # file name, relative to the project
     line: int
     constraint: bool = False  # from a -c file
-    hashes: tuple[str, ...] = ()
+    hashes: tuple[str, ...] = ()  # "algorithm:hexdigest", from --hash options
     variables: tuple[str, ...] = ()  # ${VAR} names used on this line
     base: str = ""  # folder that relative paths are relative to (the project, or a core file's folder)
+    location: str = ""  # url/vcs/path: the URL or path as written, without extras and marker
+    extras: tuple[str, ...] = ()
+    marker: str | None = None
 
     @property
     def where(self) -> str:
@@ -58,11 +56,16 @@ class Entry:
     def requirement(self) -> Requirement | None:
         return Requirement(self.text) if self.kind == "pep508" else None
 
+    @property
+    def path(self) -> Path | None:
+        """The local directory or archive of a ``path`` entry."""
+        return (Path(self.base) / self.location).resolve() if self.kind == "path" else None
+
 
 @dataclass
 class RequirementsSet:
     entries: list[Entry] = field(default_factory=list)
-    options: list[tuple[str, str, str]] = field(default_factory=list)  # (option, value, where)
+    options: list[tuple[str, str, str]] = field(default_factory=list)  # (option, value, where), in file order
     files: list[Path] = field(default_factory=list)  # every file read, for the input digest
 
     def option_values(self, option: str) -> list[str]:
@@ -70,20 +73,17 @@ class RequirementsSet:
 
 
 def parse_file(path: Path, project: Path, *, constraint: bool = False, into: RequirementsSet | None = None,
-               _stack: tuple[Path, ...] = ()) -> RequirementsSet:
+               _stack: tuple[Path, ...] = (), _included_at: str | None = None) -> RequirementsSet:
     """Read ``path`` and its -r/-c includes; ``project`` is where relative paths and names start."""
     result = into if into is not None else RequirementsSet()
-    path = path.resolve()
+    source = _rel(Path(os.path.abspath(path)), project)  # as the user named it, not where its links lead
+    path = files.resolve(path, f"{_included_at}: {files.short(source)}" if _included_at else files.short(source))
     if path in _stack:
-        raise InputError.at(_rel(_stack[-1], project), None, f"includes itself through {path.name}")
+        raise InputError(f"{_included_at}: {source} includes itself (through {_rel(_stack[-1], project)})")
+    data = files.read_bytes(path, f"{_included_at}: {source}" if _included_at else source)
     result.files.append(path)
-    source = _rel(path, project)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        where = _rel(_stack[-1], project) if _stack else source
-        raise InputError.at(where, None, f"{source}: no such file") from err
-    for number, line in _logical_lines(text):
+    text = files.decode(data, source, pip_rules=True)
+    for number, line in logical_lines(text):
         _parse_line(line, number, path, source, project, constraint, result, _stack + (path,))
     return result
 
@@ -92,110 +92,119 @@ def parse_lines(lines: list[str], source: str, project: Path) -> RequirementsSet
     """Requirements given inline (a settings list): each string is one line."""
     result = RequirementsSet()
     for number, line in enumerate(lines, start=1):
-        _parse_line(line.strip(), number, project / source, source, project, False, result, ())
+        for _, logical in logical_lines(line):
+            _parse_line(logical, number, project / source, source, project, False, result, ())
     return result
 
 
-def _logical_lines(text: str):
-    """Join ``\\`` continuations and drop comments, yielding (first line number, text)."""
-    buffer, start = "", 0
+def logical_lines(text: str):
+    """pip's ``preprocess``: join ``\\`` continuations (not after a comment), then drop comments and
+    blank lines, yielding (first line number, text)."""
+    buffer: list[str] = []
+    start = 0
     for number, raw in enumerate(text.splitlines(), start=1):
-        if not buffer:
-            start = number
-        line = re.sub(r"(^|\s)#.*$", "", raw)
-        if line.endswith("\\"):
-            buffer += line[:-1] + " "
+        comment = raw.lstrip().startswith("#")  # pip's COMMENT_RE.match
+        if raw.endswith("\\") and not comment:
+            if not buffer:
+                start = number
+            buffer.append(raw.strip("\\"))
             continue
-        buffer += line
-        if buffer.strip():
-            yield start, buffer.strip()
-        buffer = ""
-    if buffer.strip():
-        yield start, buffer.strip()
+        joined, first = ("".join(buffer) + (" " + raw if comment else raw), start) if buffer else (raw, number)
+        buffer = []
+        stripped = _strip_comment(joined).strip()
+        if stripped:
+            yield first, stripped
+    if buffer:
+        stripped = _strip_comment("".join(buffer)).strip()
+        if stripped:
+            yield start, stripped
+
+
+def _strip_comment(line: str) -> str:
+    """pip's ``COMMENT_RE.sub("", line)``: a ``#`` at the start or after white space ends the line.
+    (The regex backtracks quadratically on a long run of spaces; this does not.)"""
+    at = line.find("#")
+    while at > 0 and not line[at - 1].isspace():
+        at = line.find("#", at + 1)
+    return line if at < 0 else line[:at]
 
 
 def _parse_line(line: str, number: int, path: Path, source: str, project: Path, constraint: bool,
                 result: RequirementsSet, stack: tuple[Path, ...]) -> None:
-    if not line.startswith("-"):
-        requirement, options = _split_options(line)
-        result.entries.append(dataclasses.replace(
-            _entry(requirement, options, line, number, source, constraint), base=str(project)))
-        return
+    where = f"{source}:{number}"
     try:
-        words = shlex.split(line, posix=True)
-    except ValueError as err:
-        raise InputError.at(source, number, f"cannot split {line!r}: {err}") from err
-    option, _, inline = words[0].partition("=")
-    value = inline or (words[1] if len(words) > 1 else "")
-    if option in ("-r", "--requirement", "-c", "--constraint"):
-        if not value:
-            raise InputError.at(source, number, f"{option} needs a file name")
-        parse_file(path.parent / value, project, constraint=constraint or option in ("-c", "--constraint"),
-                   into=result, _stack=stack)
-    elif option in ("-e", "--editable"):
-        raise InputError.at(source, number, f"editable installs ({line!r}) make no sense in an environment "
-                            "mounted into containers", hint="drop '-e' to install the package normally")
-    elif option in _VALUE_OPTIONS:
-        if not value:
-            raise InputError.at(source, number, f"{option} needs a value")
-        result.options.append((_VALUE_OPTIONS[option], value, f"{source}:{number}"))
-    elif option in _FLAG_OPTIONS:
-        result.options.append((_FLAG_OPTIONS[option], "", f"{source}:{number}"))
-    else:
-        raise InputError.at(source, number, f"unsupported option {words[0]!r}")
+        args, options = requirement_line.split(line)
+        if args:
+            result.entries.append(_entry(args, options, number, source, project, constraint))
+            return
+        _options(options, where, path, result)
+    except LineError as err:
+        raise InputError(f"{where}: {files.short(str(err), 300)}") from err
+    for include, is_constraint in [(r, False) for r in options.requirements] + [(c, True) for c in options.constraints]:
+        files.check_path_length(include, f"{where}: {files.short(include, 80)}")
+        if _URL.match(include):
+            raise InputError(f"{where}: {include!r}: requirements files over the network are not read; "
+                             "download it into the project")
+        parse_file(path.parent / include, project, constraint=constraint or is_constraint, into=result,
+                   _stack=stack, _included_at=where)
 
 
-def _split_options(line: str) -> tuple[str, list[str]]:
-    """As pip does: the requirement runs up to the first whitespace-separated token starting with '-'."""
-    tokens = line.split()
-    for index, token in enumerate(tokens):
-        if index and token.startswith("-"):
-            return " ".join(tokens[:index]), tokens[index:]
-    return line, []
+def _options(options, where: str, path: Path, result: RequirementsSet) -> None:
+    """An option line: what pip applies to its finder, in order, as (option, value, where)."""
+    if options.editables:
+        raise LineError(f"editable installs ('-e {options.editables[0]}') make no sense in an environment "
+                        "mounted into containers; drop '-e' to install the package normally")
+    unsupported = [requirement_line.FLAGS[name] for name in ("features_enabled", "config_settings")
+                   if getattr(options, name)]
+    unsupported += [f"--all-releases {v}" for v in options.all_releases if v != ":all:"]
+    unsupported += [f"--only-final {v}" for v in options.only_final]
+    if options.hashes:
+        unsupported.append("--hash without a requirement")
+    if unsupported:
+        raise LineError(f"unsupported option {unsupported[0]} (see the README, 'requirements.txt')")
+    add = result.options.append
+    if options.index_url:
+        add(("index-url", options.index_url, where))
+    for url in options.extra_index_urls:
+        add(("extra-index-url", url, where))
+    for link in options.find_links:
+        add(("find-links", _find_link(link, path), where))
+    for host in options.trusted_hosts:
+        add(("trusted-host", host, where))
+    for dest, value in options.format_control:
+        add((dest.replace("_", "-"), value, where))
+    for flag in ("no_index", "pre", "prefer_binary"):
+        if getattr(options, flag):
+            add((flag.replace("_", "-"), "", where))
+    if options.all_releases:
+        add(("pre", "", where))
 
 
-def _entry(text: str, options: list[str], line: str, number: int, source: str, constraint: bool) -> Entry:
-    hashes = []
-    words = iter(options)
-    for word in words:
-        if word.startswith("--hash="):
-            hashes.append(word.split("=", 1)[1])
-        elif word == "--hash":
-            hashes.append(next(words, ""))
-        else:
-            raise InputError.at(source, number, f"unsupported per-requirement option {word!r}")
-    if any(":" not in h for h in hashes):
-        raise InputError.at(source, number, "a --hash needs the form ALGORITHM:HEXDIGEST")
-    variables = tuple(_VAR.findall(text))
-    probe = _VAR.sub("x", text)
-    if probe.startswith(_VCS) or ("@ " in probe and any(v in probe for v in _VCS)):
-        return Entry(text, _egg_or_name(probe, source, number), "vcs", source, number, constraint, tuple(hashes),
-                     variables)
-    if probe.startswith(("http://", "https://", "file:")):
-        return Entry(text, _egg_or_name(probe, source, number, required=False), "url", source, number, constraint,
-                     tuple(hashes), variables)
-    if probe.startswith((".", "/")) or probe in (".",):
-        return Entry(text, None, "path", source, number, constraint, tuple(hashes), variables)
+def _find_link(value: str, requirements_file: Path) -> str:
+    """A local --find-links is relative to the file that names it (pip: when it exists there)."""
+    if _URL.match(value) or _VAR.search(value):
+        return value
     try:
-        requirement = Requirement(probe)
-    except InvalidRequirement as err:
-        message = str(err).splitlines()[0]
-        raise InputError.at(source, number, f"{line!r} is not a valid requirement ({message})") from err
-    kind = "url" if requirement.url else "pep508"
-    if requirement.url and any(requirement.url.startswith(v) for v in _VCS):
-        kind = "vcs"
-    return Entry(text, canonicalize_name(requirement.name), kind, source, number, constraint, tuple(hashes), variables)
+        files.check_path_length(value, f"--find-links {value[:80]}")
+        folder = requirements_file.parent / value
+        if files.probe(folder, f"--find-links {value[:80]}") == "missing":
+            raise LineError(f"--find-links {value}: no such directory {folder}")
+        return str(files.resolve(folder, f"--find-links {value[:80]}"))
+    except InputError as err:
+        raise LineError(err.message) from err
 
 
-def _egg_or_name(text: str, source: str, number: int, required: bool = True) -> str | None:
-    if " @ " in text:
-        return canonicalize_name(text.split(" @ ", 1)[0].strip())
-    egg = _EGG.search(text)
-    if egg:
-        return canonicalize_name(egg.group(1))
-    if required:
-        raise InputError.at(source, number, f"{text!r}: a VCS requirement needs '#egg=name' or 'name @ url'")
-    return None
+def _entry(args: str, options, number: int, source: str, project: Path, constraint: bool) -> Entry:
+    misplaced = [dest for dest, value in vars(options).items()
+                 if value and dest not in ("hashes", *requirement_line.NO_OP)]
+    if misplaced:
+        flag = requirement_line.FLAGS.get(misplaced[0], misplaced[0])
+        raise LineError(f"{flag} after a requirement is not supported (pip accepts only --hash and "
+                        "--config-settings there); put it on a line of its own" if flag != "--config-settings"
+                        else "--config-settings is not supported (uv builds every package with its defaults)")
+    parsed = requirement_line.classify(args, project)
+    return Entry(args, parsed.name, parsed.kind, source, number, constraint, tuple(options.hashes),
+                 tuple(_VAR.findall(args)), str(project), parsed.location, parsed.extras, parsed.marker)
 
 
 def expand(text: str, variables: dict[str, str], where: str) -> str:

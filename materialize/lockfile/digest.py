@@ -30,7 +30,21 @@ def source_tree(root: Path, skip_files: set[str] = frozenset()) -> str:
         for name in sorted(files):
             path = Path(folder) / name
             rel = path.relative_to(root).as_posix()
-            if rel in skip_files or name.endswith((".pyc", ".pyo")) or name == ".env" or path.is_symlink():
+            if (rel in skip_files or name.endswith((".pyc", ".pyo")) or name == ".env" or path.is_symlink()
+                    or not path.is_file()):  # a FIFO or a socket would block the read or fail it
                 continue
-            digest.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+            digest.update(rel.encode() + b"\0" + bytes.fromhex(file_sha256(path)))
     return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def local_source(path: Path, skip_files: set[str] = frozenset()) -> str:
+    """The digest of a local requirement: a source tree, or one archive (``./dist/pkg-1.0-py3-none-any.whl``)."""
+    return file_sha256(path) if path.is_file() else source_tree(path, skip_files)

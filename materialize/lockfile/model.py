@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, files
 from ..errors import InputError
 
 FORMAT = "1"  # materialize's own metadata format inside the conda-lock file
@@ -191,13 +191,12 @@ def file_digest(path: Path) -> str:
 def read(path: Path) -> Lock:
     import yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise InputError(f"{path}: no lockfile here", hint="run 'materialize lock' first") from err
+    if not os.path.lexists(path):
+        raise InputError(f"{path}: no lockfile here", hint="run 'materialize lock' first")
+    text = files.read_text(path, str(path))
     try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, RecursionError) as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise InputError.at(path, line, f"not valid YAML ({getattr(err, 'problem', err)})") from err
@@ -224,10 +223,35 @@ def _from_data(data: object, path: Path) -> Lock:
                     credentials=json.loads(custom.get("credentials", "[]")))
         for index, package in enumerate(data["package"] or []):
             _add_package(lock, package, index, path)
+        _check_types(lock)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise InputError.at(path, None, f"malformed lockfile ({type(err).__name__}: {err})",
                             hint="re-create it with 'materialize lock'") from err
     return lock
+
+
+def _check_types(lock: Lock) -> None:
+    """Every field has the type the rest of materialize reads (a hand-edited file may say anything)."""
+    def strings(values, what: str) -> None:
+        if not all(isinstance(v, str) for v in values):
+            raise TypeError(f"{what} must be strings")
+
+    strings(lock.platforms, "metadata.platforms")
+    strings(lock.channels, "metadata.channels[].url")
+    strings([*lock.content_hash, *lock.content_hash.values()], "metadata.content_hash")
+    strings(lock.core + lock.indexes + [*lock.python.values(), lock.core_set], "materialize metadata")
+    if not all(isinstance(p, dict) and all(isinstance(v, str) for v in p.values()) for p in lock.local_projects):
+        raise TypeError("materialize.local-projects must be a list of tables of strings")
+    if not all(isinstance(t, dict) and all(isinstance(v, list) for v in t.values())
+               for t in lock.conda_provided.values()):
+        raise TypeError("materialize.conda-provided must map platforms to tables of lists")
+    for entry in [*lock.conda, *lock.pip]:
+        strings([entry.name, entry.platform, entry.url, entry.sha256], f"package {entry.name!r}: name, url, hashes")
+        if entry.platform not in lock.platforms:
+            raise ValueError(f"package {entry.name!r} is for {entry.platform!r}, not one of metadata.platforms")
+    for entry in lock.conda:
+        strings([entry.md5, *entry.dependencies, *map(str, entry.dependencies.values())],
+                f"package {entry.name!r}: md5, dependencies")
 
 
 def _add_package(lock: Lock, package: dict, index: int, path: Path) -> None:

@@ -72,7 +72,7 @@ class _Solved:
 
 def lock(options: LockOptions) -> LockReport:
     project, settings = options.project, options.settings
-    previous = read_previous(options.lockfile)
+    previous, unreadable = previous_or_why(options.lockfile)
     channels = [conda_engine.channel_url(c) for c in settings["channels"]]
     result = Lock(platforms=options.platforms, channels=channels, content_hash={},
                   sources=[p.relative_to(project.root).as_posix() for p in project.input_files
@@ -94,6 +94,9 @@ def lock(options: LockOptions) -> LockReport:
                                                                                  _git_origins(project))]
     report = build_report(options.lockfile, result, previous, settings["python"])
     report.notes, report.build_pythons, report.built = run.notes, run.build_pythons, run.built
+    if unreadable is not None:
+        report.notes.insert(0, Note("warning", f"the previous lockfile could not be read ({unreadable}): locked "
+                                               "from scratch, so no earlier pin was kept"))
     lockfile.write(result, options.lockfile, run.prerendered)
     report.unchanged = previous is not None and _same(previous, result)
     return report
@@ -259,28 +262,33 @@ def content_hash(options: LockOptions, platform: str, previous: Lock | None, pyt
         **core_lock,
         "platform": platform,
         "channels": [conda_engine.channel_url(c) for c in settings["channels"]],
-        "conda": [[s.spec, s.channel] for s in project.conda.specs],
+        "conda": [[s.spec, s.channel, *([s.subdir] if s.subdir else [])] for s in project.conda.specs],
         "python-default": default.minor if not _names_python(project) else None,
         "user": [[strip_literal_credentials(e.text), e.kind, e.constraint, list(e.hashes)]
                  for e in project.user.entries],
         "core": [[strip_literal_credentials(e.text), e.kind, e.constraint] for e in project.core.entries],
         "core-set": project.core_label,
-        "indexes": project.indexes.describe() + project.indexes.find_links,
+        "indexes": project.indexes.describe() + project.indexes.options_digest(),
         "index-strategy": settings["index-strategy"],
         "virtual-packages": settings["virtual-packages"],
-        "local": [digest.source_tree((Path(e.base) / e.text).resolve(), {options.lockfile.name})
-                  for e in project.user.entries + project.core.entries if e.kind == "path"],
+        "local": [digest.local_source(e.path, {options.lockfile.name})
+                  for e in project.user.entries + project.core.entries if e.path is not None],
     })
 
 
 def read_previous(path: Path) -> Lock | None:
+    return previous_or_why(path)[0]
+
+
+def previous_or_why(path: Path) -> tuple[Lock | None, str | None]:
+    """The previous lock, or why an existing file is not one (it is then ignored, and the user told)."""
     if not path.is_file():
-        return None
+        return None, None
     try:
-        return lockfile.read(path)
+        return lockfile.read(path), None
     except InputError as err:
         log.warning("ignoring the previous lockfile: %s", err)
-        return None
+        return None, str(err)
 
 
 def _same(a: Lock, b: Lock) -> bool:

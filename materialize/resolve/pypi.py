@@ -18,7 +18,8 @@ from packaging.version import Version
 
 from .. import scratch
 from ..engines import child_auth, uv as uv_tool, wheel_tags
-from ..errors import FetchError, InputError, IntegrityError, ResolutionError
+from . import artifacts
+from ..errors import FetchError, InputError, ResolutionError
 from ..inputs.indexes import Indexes
 from ..inputs.requirements import Entry, RequirementsSet, expand
 from ..secrets import origin, strip_credentials, strip_literal_credentials
@@ -125,7 +126,6 @@ def resolve(request: PypiRequest, meanwhile: Callable[[], object] | None = None
         _compile(request, work, prepare)
         pylock = _toml().loads((work / "pylock.toml").read_text())
     pins = _pins(pylock, request, vcs_urls, ranks)
-    check_pinned_hashes(pins, request)
     if request.core_lock is not None:
         core.check_hashes(request.core_lock, pins, core.target_of(request.platform, request.glibc, request.osx))
     return pins, _local_projects(pylock, request)
@@ -138,17 +138,6 @@ def _toml():
     else:  # pragma: no cover
         import tomli as tomllib
     return tomllib
-
-
-def check_pinned_hashes(pins: list[PypiPin], request: PypiRequest) -> None:
-    """Hashes written on a requirement line bind the artifact, as in pip's hash-checking mode."""
-    by_name = {p.name: p for p in pins}
-    for entry in request.user.entries + request.core.entries:
-        allowed = {h.split(":", 1)[1].lower() for h in entry.hashes if h.lower().startswith("sha256:")}
-        pin = by_name.get(entry.name or "")
-        if allowed and pin is not None and pin.sha256 not in allowed:
-            raise IntegrityError(f"{entry.where}: {pin.name} {pin.version} resolved to {pin.url.rsplit('/', 1)[-1]} "
-                                 f"(sha256 {pin.sha256}), which is not among the hashes on that line")
 
 
 def _write_inputs(request: PypiRequest, work: Path) -> dict[str, str]:
@@ -184,20 +173,21 @@ def _write_preferences(pins: list[PypiPin], path: Path) -> None:
 
 def _uv_line(entry: Entry, request: PypiRequest, vcs_urls: dict[str, str]) -> str:
     """The line uv reads: never a login (uv would put a git URL's login into git's argv and its
-    output); the login reaches uv and git through ``child_auth`` instead."""
+    output); the login reaches uv and git through ``child_auth`` instead. Hashes stay out of it too
+    (uv ignores them when compiling: `artifacts` checks them)."""
     text = expand(entry.text, request.variables, entry.where)
     if entry.kind == "vcs":
-        written = entry.text.partition(" @ ")[2] if " @ " in entry.text else entry.text
-        vcs_urls[entry.name or ""] = strip_literal_credentials(written)  # ${VAR}s stay, for the install
+        vcs_urls[entry.name or ""] = strip_literal_credentials(entry.location)  # ${VAR}s stay, for the install
         return _without_login(text, request)
     if entry.kind == "path":
-        path = (Path(entry.base or request.project) / text).resolve()
-        if not path.exists():
-            raise InputError(f"{entry.where}: {entry.text!r}: no such directory {path}")
-        return str(path)
+        path = entry.path
+        if path is None or not path.exists():
+            raise InputError(f"{entry.where}: {entry.text!r}: no such file or directory {path}")
+        extras = f"[{','.join(entry.extras)}]" if entry.extras else ""
+        return f"{path}{extras}" + (f" ; {entry.marker}" if entry.marker else "")
     if entry.kind == "url":
         text = _without_login(text, request)
-    return text + "".join(f" --hash={h}" for h in entry.hashes)
+    return text
 
 
 def _without_login(text: str, request: PypiRequest) -> str:
@@ -215,12 +205,24 @@ def _direct_origins(request: PypiRequest) -> set[str]:
 
 
 def _compile(request: PypiRequest, work: Path, meanwhile: Callable[[], object]) -> None:
+    """pip's --prefer-binary has no uv twin: a wheel-only resolve first, the ordinary one if that fails."""
+    if request.indexes.prefer_binary:
+        try:
+            _compile_once(request, work, meanwhile, ["--only-binary", ":all:"])
+            return
+        except ResolutionError as err:
+            log.info("prefer-binary: no wheel-only resolution (%s); resolving with sdists allowed",
+                     err.message.splitlines()[1:2])
+    _compile_once(request, work, meanwhile, [])
+
+
+def _compile_once(request: PypiRequest, work: Path, meanwhile: Callable[[], object], extra: list[str]) -> None:
     args = ["pip", "compile", *uv_tool.COMMON, "user.in", "core.in", "-c", "constraints.txt",
             "--format", "pylock.toml", "-o", "pylock.toml", "--generate-hashes", "--no-header", "--quiet",
             "--python-version", request.python, "--python-platform",
             wheel_tags.uv_platform(request.platform, request.glibc),
             "--python", request.interpreter or sys.executable,
-            *request.indexes.uv_args(request.strategy)]
+            *request.indexes.uv_args(request.strategy), *extra]
     for name in sorted(request.conda_provided):
         args += ["--no-emit-package", name]
     indexes = request.indexes
@@ -261,6 +263,7 @@ def _failure(done, request: PypiRequest) -> Exception:
 
 
 def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str], ranks: dict) -> list[PypiPin]:
+    hashed = {e.name: e for e in request.user.entries + request.core.entries if e.name and e.hashes}
     pins = []
     for package in pylock.get("packages", []):
         name, version = canonicalize_name(package["name"]), str(package.get("version", ""))
@@ -271,16 +274,13 @@ def _pins(pylock: dict, request: PypiRequest, vcs_urls: dict[str, str], ranks: d
             base = vcs_base(vcs_urls.get(name) or strip_credentials("git+" + vcs["url"]))
             pins.append(PypiPin(name, version, f"{base}@{vcs['commit-id']}#egg={name}", "", "vcs"))
             continue
-        wheels = package.get("wheels", [])
-        best = wheel_tags.best_wheel([w["url"].rsplit("/", 1)[-1] for w in wheels], ranks)
-        artifact, kind = (wheels[best], "wheel") if best is not None else (package.get("sdist"), "sdist")
-        if not artifact and "archive" in package:  # a direct URL (`name @ https://.../x.whl`)
-            artifact = package["archive"]
-            kind = "wheel" if artifact["url"].split("#")[0].endswith(".whl") else "sdist"
-        if not artifact:
+        found = artifacts.candidates(package, ranks, request.project)
+        chosen = artifacts.choose(name, version, found, hashed.get(name), request.indexes.credentials)
+        if chosen is None:
             raise ResolutionError(f"{name} {version} has no wheel for {request.platform} / Python {request.python} "
                                   "and no sdist")
-        pins.append(PypiPin(name, version, strip_credentials(artifact["url"]), artifact["hashes"]["sha256"], kind))
+        url, sha256, kind = chosen
+        pins.append(PypiPin(name, version, strip_credentials(url), sha256, kind))
     return sorted(pins, key=lambda p: p.name)
 
 
