@@ -27,12 +27,14 @@ PREFIX = "materialize-"
 KINDS = ("cred", "pip", "uv")
 OWNER = ".owner"
 ORPHAN_AGE = 600.0
+SHORT_ROOT = Path("/tmp")  # for a socket when the temp dir's path is too long for one (engines/child_auth.py)
 
 
 @contextmanager
-def private_dir(kind: str) -> Iterator[Path]:
-    """A fresh 0700 folder ``materialize-<kind>-XXXX``, locked by this run, removed when the block ends."""
-    folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{kind}-"))
+def private_dir(kind: str, root: Path | None = None) -> Iterator[Path]:
+    """A fresh 0700 folder ``materialize-<kind>-XXXX`` (in the temp dir, or in ``root``), locked by
+    this run, removed when the block ends."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{kind}-", dir=root))
     handle = _lock_owner(folder)
     try:
         yield folder
@@ -51,8 +53,11 @@ def _lock_owner(folder: Path) -> int:
 
 
 def sweep(root: Path | None = None) -> list[Path]:
-    """Remove this user's ``materialize-<kind>-*`` folders whose run is gone; returns what was removed."""
-    root = Path(root or tempfile.gettempdir())
+    """Remove this user's ``materialize-<kind>-*`` folders whose run is gone (in ``root``, default: the
+    temp dir and `SHORT_ROOT`); returns what was removed."""
+    if root is None:
+        roots = dict.fromkeys([Path(tempfile.gettempdir()), SHORT_ROOT])
+        return [path for each in roots for path in sweep(each)]
     removed = []
     try:
         entries = list(os.scandir(root))

@@ -12,6 +12,7 @@ import base64
 import os
 import shutil
 import stat
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -104,12 +105,15 @@ def _spy(folder: Path, name: str, real: str, log: Path) -> Path:
 
 
 @pytest.fixture
-def world(tmp_path, isolated):
+def world(tmp_path, isolated, request):
     import uv
 
-    spies, tmp = tmp_path / "spies", tmp_path / "tmp"
+    spies = tmp_path / "spies"
     spies.mkdir()
-    tmp.mkdir()
+    # a short temp dir of its own, so the broker's socket is in it whatever tmp_path's length (a long
+    # one moves the socket to /tmp: test_a_temp_dir_too_long_for_a_socket_still_serves_logins)
+    tmp = Path(tempfile.mkdtemp(prefix="mz-secrets-", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
     log = tmp_path / "children.log"
     _spy(spies, "git", shutil.which("git"), log)
     env = {"MATERIALIZE_UV": str(_spy(spies, "uv", uv.find_uv_bin(), log)), "TMPDIR": str(tmp),
@@ -181,6 +185,20 @@ def test_sweep_lock_install_export(cli, world, channel_url, pypi, private_pypi, 
     if "git+" in route.requirements:
         assert "ARGV git:" in world.spy_log.read_text() and any(auth for _, auth in world.git_seen)
     assert_clean(world, project, route, outputs)
+
+
+def test_a_temp_dir_too_long_for_a_socket_still_serves_logins(cli, world, channel_url, pypi, private_pypi):
+    """A Unix socket's path holds 107 bytes: with a deeper TMPDIR the broker listens in a private
+    folder under /tmp instead, and the private index still gets its login."""
+    route = _routes(world, pypi, private_pypi)["pip.conf"]
+    deep = world.root / ("deep-" * 20)
+    deep.mkdir()
+    project, env = _project(world, route), {**world.env, **route.env, "TMPDIR": str(deep)}
+    assert len(str(deep / "materialize-cred-XXXXXXXX" / "socket")) > 107
+    cli.ok("lock", project, "--channel", channel_url, env=env)
+    cli.ok("install", project, "--prefix", world.root / "env", env=env)
+    assert run_python(world.root / "env", "import privpkg").returncode == 0
+    assert [p.name for p in deep.glob("materialize-*")] == []
 
 
 def _verify_and_export(cli, world: World, project: Path, env: dict[str, str]) -> list[str]:

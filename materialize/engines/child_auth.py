@@ -62,6 +62,9 @@ sys.stdout.write(fields["password"] + "\n" if user else fields["username"] + "\n
 '''
 
 
+SOCKET_PATH_MAX = 107  # bytes of a Unix socket's path (sun_path: 108 with the NUL)
+
+
 @dataclass(frozen=True)
 class ChildAuth:
     """What to add to one uv call: environment entries (no secrets) and arguments (no secrets)."""
@@ -85,14 +88,26 @@ def child_auth(credentials: Credentials, uv_config: str | None = None) -> Iterat
         if not credentials:
             yield ChildAuth({}, args)
             return
-        with _Broker(folder / "socket", credentials):
+        with _socket_path(folder) as socket_path, _Broker(socket_path, credentials):
             shim = folder / "bin" / "keyring"
             shim.parent.mkdir(mode=0o700)
-            shim.write_text(_SHIM.format(python=sys.executable, socket=str(folder / "socket")))
+            shim.write_text(_SHIM.format(python=sys.executable, socket=str(socket_path)))
             shim.chmod(0o700)
             env = {"PATH": f"{shim.parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
-                   **git_config_env(credentials.logins, folder / "socket", os.environ)}
+                   **git_config_env(credentials.logins, socket_path, os.environ)}
             yield ChildAuth(env, args + ["--keyring-provider", "subprocess"])
+
+
+@contextmanager
+def _socket_path(folder: Path) -> Iterator[Path]:
+    """Where the broker listens: in ``folder``, or, when the temp dir's path is too long for a
+    socket's (``sun_path``: 107 bytes), in a private folder of its own under `scratch.SHORT_ROOT`."""
+    path = folder / "socket"
+    if len(os.fsencode(path)) <= SOCKET_PATH_MAX:
+        yield path
+        return
+    with scratch.private_dir("cred", root=scratch.SHORT_ROOT) as short:
+        yield short / "socket"
 
 
 def git_config_env(logins: Mapping[str, Login], socket_path: Path, environ: Mapping[str, str]) -> dict[str, str]:

@@ -64,8 +64,8 @@ class RangeHandler(QuietHandler):
             self.send_response(416)
             self.send_header("Content-Range", f"bytes */{size}")
             self.send_header("Content-Length", "0")
+            self.server.record(self.path, 416, 0)  # before the client can have its answer
             self.end_headers()
-            self.server.record(self.path, 416, 0)
             return None
         self.send_response(206)
         self.send_header("Content-Type", self.guess_type(path))
