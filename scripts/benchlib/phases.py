@@ -43,12 +43,18 @@ def lock_cold(world: World, plan, results: dict[str, Samples], log, channel) -> 
     results.update({"lock-cold.mz": mz, "lock-cold.raw": raw, "lock-bytes.mz": fetched, "lock-bytes.total": total})
 
 
-def lock_warm(world: World, plan, results: dict[str, Samples], log) -> None:
-    log("lock, warm caches, no previous lockfile ...")
+def warm_lock_cases(world: World) -> tuple[Case, Case]:
+    """``materialize lock`` (no previous lockfile) and the raw engines' lock, on ``world``'s inputs."""
     mz = Case(Samples("materialize lock"), world.mz_lock, world.mz_lock_env,
               prepare=lambda: world.lockfile.unlink(missing_ok=True))
     raw = Case(Samples("rattler solve + uv pip compile"), lambda: world.raw_lock(world.path("raw-lock")),
                world.raw_env)
+    return mz, raw
+
+
+def lock_warm(world: World, plan, results: dict[str, Samples], log) -> None:
+    log("lock, warm caches, no previous lockfile ...")
+    mz, raw = warm_lock_cases(world)
     runner.warm_up([mz, raw])
     runner.interleaved([mz, raw], plan.repeat, log)
     results["lock.mz"], results["lock.raw"] = mz.samples, raw.samples

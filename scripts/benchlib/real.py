@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import runner
+from . import phases, runner
 from .runner import Case, Samples
 from .world import World
 
@@ -49,10 +49,7 @@ SETS = (
 def run_set(real: RealSet, world: World, plan, results: dict[str, Samples], log) -> None:
     key = f"real.{real.name}"
     log(f"real set {real.name}: lock (warm caches; the first run of each side fills them) ...")
-    mz = Case(Samples("materialize lock"), world.mz_lock, world.mz_lock_env,
-              prepare=lambda: world.lockfile.unlink(missing_ok=True))
-    raw = Case(Samples("rattler solve + uv pip compile"), lambda: world.raw_lock(world.path("raw-lock")),
-               world.raw_env)
+    mz, raw = phases.warm_lock_cases(world)
     runner.warm_up([mz, raw])
     runner.interleaved([mz, raw], plan.repeat, log)
     results[f"{key}.lock.mz"], results[f"{key}.lock.raw"] = mz.samples, raw.samples
