@@ -33,7 +33,9 @@ class Project:
         return bool(self.user.entries or self.core.entries)
 
 
-def load(root: Path, settings: Settings) -> Project:
+def load(root: Path, settings: Settings, *, conda: bool = True) -> Project:
+    """The project at ``root``; ``conda=False`` leaves conda-packages.txt unread (an install takes
+    only the indexes' logins and the variables from the project: the pins are the lockfile's)."""
     root = root.resolve()
     if not root.is_dir():
         raise InputError(f"{root}: no such project folder")
@@ -42,7 +44,9 @@ def load(root: Path, settings: Settings) -> Project:
     if not _present(conda_path) and not _present(req_path):
         raise InputError(f"{root}: neither {conda_specs.FILENAME} nor {requirements.FILENAME} is here",
                          hint="create at least one of them, or pass the project folder as an argument")
-    conda = conda_specs.parse_file(conda_path, root) if _present(conda_path) else conda_specs.CondaFile((), None)
+    specs = conda_specs.CondaFile((), None)
+    if conda and _present(conda_path):
+        specs = conda_specs.parse_file(conda_path, root)
     user = requirements.parse_file(req_path, root) if _present(req_path) else RequirementsSet()
     variables = dotenv.variables(root)
     for entry in user.entries:
@@ -56,7 +60,7 @@ def load(root: Path, settings: Settings) -> Project:
     indexes = combine(pip_conf, user, expand)
     credentials.collect_from_entries(user.entries + core.entries, variables, indexes.credentials)
     read = [p for p in (conda_path, req_path, root / pip_config.FILENAME) if _present(p)]
-    return Project(root, conda, user, core, label, core_name, indexes, variables,
+    return Project(root, specs, user, core, label, core_name, indexes, variables,
                    list(dict.fromkeys(read + user.files + core.files)))
 
 

@@ -46,12 +46,47 @@ class FileState:
         return cls("file", int(data[1], 8), int(data[2]), str(data[3]))
 
 
-@dataclass
 class PackageState:
-    key: str  # "conda:six", "pypi:six", "materialize"
-    identity: str  # conda archive sha256, wheel sha256, git URL, "source:<digest>" of a local project
-    version: str
-    files: dict[str, FileState] = field(default_factory=dict)
+    """One package's files. Read from expected.json, they stay in their JSON form until something
+    asks for them: an install that keeps most packages reads and writes them back as they were."""
+
+    __slots__ = ("key", "identity", "version", "_files", "_encoded")
+
+    def __init__(self, key: str, identity: str, version: str, files: dict[str, FileState] | None = None, *,
+                 encoded: dict[str, list] | None = None) -> None:
+        self.key = key  # "conda:six", "pypi:six", "materialize"
+        self.identity = identity  # conda archive sha256, wheel sha256, git URL, "source:<digest>" of a local project
+        self.version = version
+        self._files = files if files is not None or encoded is not None else {}
+        self._encoded = encoded
+
+    @property
+    def files(self) -> dict[str, FileState]:
+        if self._files is None:
+            try:
+                self._files = {path: FileState.from_json(s) for path, s in self._encoded.items()}
+            except (ValueError, TypeError, IndexError) as err:
+                from ..errors import IntegrityError
+
+                raise IntegrityError(f"the expected state of {self.key} is malformed ({err})",
+                                     hint="run 'materialize install --repair'") from err
+        return self._files
+
+    def paths(self):
+        """The relative paths of its files (without decoding them)."""
+        return self._files.keys() if self._files is not None else self._encoded.keys()
+
+    def files_json(self) -> dict[str, list]:
+        if self._files is None:
+            return self._encoded
+        return {path: state.to_json() for path, state in self._files.items()}
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, PackageState) and (self.key, self.identity, self.version) ==
+                (other.key, other.identity, other.version) and self.files == other.files)
+
+    def __repr__(self) -> str:
+        return f"PackageState({self.key!r}, {self.identity!r}, {self.version!r}, {len(self.paths())} files)"
 
     @property
     def manager(self) -> str:
@@ -72,7 +107,7 @@ class ExpectedState:
 
     def owners(self) -> dict[str, str]:
         """Relative path -> the key of the package that puts it there."""
-        return {path: key for key, package in self.packages.items() for path in package.files}
+        return {path: key for key, package in self.packages.items() for path in package.paths()}
 
     def files(self) -> dict[str, FileState]:
         return {path: state for package in self.packages.values() for path, state in package.files.items()}
@@ -84,19 +119,24 @@ class ExpectedState:
     def to_json(self) -> dict:
         return {"version": EXPECTED_VERSION, "prefix": self.prefix, "platform": self.platform, "python": self.python,
                 "lock_digest": self.lock_digest,
-                "packages": {key: {"identity": p.identity, "version": p.version,
-                                   "files": {path: state.to_json() for path, state in sorted(p.files.items())}}
-                             for key, p in sorted(self.packages.items())}}
+                "packages": {key: {"identity": p.identity, "version": p.version, "files": p.files_json()}
+                             for key, p in self.packages.items()}}  # sorted as they are written
 
     @classmethod
     def from_json(cls, data: dict) -> "ExpectedState":
         if data.get("version") != EXPECTED_VERSION:
             raise ValueError(f"expected-state version {data.get('version')!r}")
-        packages = {key: PackageState(key, str(p["identity"]), str(p["version"]),
-                                      {path: FileState.from_json(s) for path, s in p["files"].items()})
+        packages = {key: PackageState(key, str(p["identity"]), str(p["version"]), encoded=_checked(p["files"]))
                     for key, p in data["packages"].items()}
         return cls(str(data["prefix"]), str(data["platform"]), str(data["python"]), str(data["lock_digest"]),
                    packages)
+
+
+def _checked(files: object) -> dict[str, list]:
+    """A package's encoded files (each is checked when decoded: `PackageState.files`)."""
+    if not isinstance(files, dict):
+        raise ValueError("malformed files")
+    return files
 
 
 def path_of(prefix: Path) -> Path:

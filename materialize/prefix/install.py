@@ -171,7 +171,7 @@ def _refuse_overlap(want: Want, decision: Decision) -> None:
     provided = {}
     for w in want.conda:
         kept = decision.keep.get(w.key)
-        paths = set(kept.files) if kept is not None else w.files(want.python).paths
+        paths = kept.paths() if kept is not None else w.files(want.python).paths
         for dist in conda_python_dists(paths, site):
             provided[dist] = w.entry.name
     clash = sorted({w.name for w in want.pypi} & set(provided))
@@ -249,7 +249,7 @@ def _credentials(project):
 def _project_for_credentials(options: InstallOptions):
     """The project folder supplies credentials (pip.conf, .env); the lockfile alone supplies the pins."""
     try:
-        return projects.load(options.project, options.settings)
+        return projects.load(options.project, options.settings, conda=False)
     except InputError:
         return None
 

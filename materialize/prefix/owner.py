@@ -91,7 +91,7 @@ class Prefix:
         decision = Decision(why, previous, candidates, keep)
         if why and keep:
             drift = tree.compare(self.path, _files_of(keep))
-            owners = {path: key for key, p in keep.items() for path in p.files}
+            owners = {path: key for key, p in keep.items() for path in p.paths()}
             decision.drifted = sorted({owners[path] for path in [*drift.modified, *drift.missing]})
             decision.keep = {key: p for key, p in keep.items() if key not in decision.drifted}
         return decision

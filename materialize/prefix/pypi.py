@@ -80,7 +80,12 @@ def install(plan: PipPlan, wants: list[PypiWant], meanwhile: Callable[[], object
         if hashed:  # from our verified cache (file:// URLs): no login needed
             reqs = folder / "locked.txt"
             reqs.write_text("".join(f"{w.name} @ {w.artifact.as_uri()} --hash=sha256:{w.sha256}\n" for w in hashed))
-            _uv([*base, "--require-hashes", "--reinstall", "-r", str(reqs)], plan, "installing wheels",
+            # Only local files: offline, uv looks for nothing else (51 wheels: 0.45 -> 0.27 s); an sdist's
+            # build may need its build requirements from the indexes. No --reinstall (it unpacks every
+            # wheel again, +0.2 s): no distribution of these names is left (removed by their expected
+            # files, or cleared as unexpected in a checking run).
+            local = ["--offline"] if all(w.kind == "wheel" for w in hashed) and not plan.offline else []
+            _uv([*base, *local, "--require-hashes", "-r", str(reqs)], plan, "installing wheels",
                 meanwhile=next_meanwhile())
             faults.point("wheels-installed")
         vcs = [w for w in wants if w.kind == "vcs"]
