@@ -37,7 +37,18 @@ class LockTimeoutError(MaterializeError):
 
 
 def root() -> Path:
+    """The cache folder (``$MATERIALIZE_CACHE_DIR``, else the user cache dir); resolved once per value."""
     configured = os.environ.get(CACHE_ENV)
+    found = _roots.get(configured)
+    if found is None:
+        found = _roots[configured] = _root(configured)
+    return found
+
+
+_roots: dict[str | None, Path] = {}
+
+
+def _root(configured: str | None) -> Path:
     if configured:
         if len(configured) > 4096:
             raise InputError(f"{CACHE_ENV}: a path of {len(configured)} characters is longer than any filesystem allows")
