@@ -39,13 +39,14 @@ class LockTimeoutError(MaterializeError):
 def root() -> Path:
     """The cache folder (``$MATERIALIZE_CACHE_DIR``, else the user cache dir); resolved once per value."""
     configured = os.environ.get(CACHE_ENV)
-    found = _roots.get(configured)
+    key = (configured, os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME"))  # what platformdirs reads
+    found = _roots.get(key)
     if found is None:
-        found = _roots[configured] = _root(configured)
+        found = _roots[key] = _root(configured)
     return found
 
 
-_roots: dict[str | None, Path] = {}
+_roots: dict[tuple[str | None, ...], Path] = {}
 
 
 def _root(configured: str | None) -> Path:
