@@ -122,3 +122,33 @@ def test_an_altered_file_in_uvs_cache_is_caught_and_repaired(cli, tmp_path, chan
     cli.ok("install", project, "--prefix", prefix, "--repair", env=env)
     cli.ok("verify", project, "--prefix", prefix)
     assert run_python(prefix, "import plainrecord; print(plainrecord.__version__)").stdout.strip() == "1.0"
+
+
+def test_an_emptied_prefix_is_installed_again(cli, projects, prefix_and_reference):
+    """`rm -rf env/*` leaves only `.materialize/` (the glob skips it): nothing of the recorded state
+    is there any more, so nothing is kept."""
+    prefix, reference = prefix_and_reference
+    for child in prefix.iterdir():
+        if child.name != ".materialize":
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    _converges(cli, projects["base"], prefix, reference, "Installed")
+    assert run_python(prefix, "import tinyweb, condapy").returncode == 0
+
+
+def test_a_malformed_expected_state_is_exit_6_then_repaired(cli, projects, prefix_and_reference):
+    """One package's entries in expected.json made unreadable: verify says so (exit 6, no traceback)
+    and `install --repair` installs that package again."""
+    import json
+
+    prefix, reference = prefix_and_reference
+    path = prefix / ".materialize" / "expected.json"
+    data = json.loads(path.read_text())
+    key = next(k for k in sorted(data["packages"]) if k.startswith("pypi:"))
+    first = next(iter(data["packages"][key]["files"]))
+    data["packages"][key]["files"][first] = {"not": "a file entry"}
+    path.write_text(json.dumps(data))
+    failed = cli.fails(6, "verify", projects["base"], "--prefix", prefix)
+    assert "malformed" in failed.stdout + failed.stderr and "Traceback" not in failed.stderr
+    cli.ok("install", projects["base"], "--prefix", prefix, "--repair")
+    cli.ok("verify", projects["base"], "--prefix", prefix)
+    assert tree_diff(reference, snapshot(prefix)) == []

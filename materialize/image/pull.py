@@ -142,8 +142,9 @@ def image_state(name: str, state_layer: unpack.Layer, prefix: Path) -> ImageStat
     state = unpack.read_state(state_layer)
     try:
         recorded = prefix_expected.ExpectedState.from_json(json.loads(state[prefix_expected.EXPECTED]))
+        recorded.files()  # every entry decoded now: nothing changes in the prefix before the image is accepted
         stamp = json.loads(state[prefix_state.STAMP])
-    except (KeyError, ValueError, TypeError) as err:
+    except (KeyError, ValueError, TypeError, IntegrityError) as err:
         raise InputError(f"{name}: its last layer holds no readable {prefix_state.STATE_DIR}/ expected state and "
                          "stamp: not an environment image made by this materialize") from err
     if recorded.prefix != str(prefix):

@@ -65,7 +65,7 @@ class PackageState:
         if self._files is None:
             try:
                 self._files = {path: FileState.from_json(s) for path, s in self._encoded.items()}
-            except (ValueError, TypeError, IndexError) as err:
+            except (ValueError, TypeError, LookupError) as err:
                 from ..errors import IntegrityError
 
                 raise IntegrityError(f"the expected state of {self.key} is malformed ({err})",

@@ -84,15 +84,19 @@ class Prefix:
         """Read only: what stays. When checking, every file of what would stay is hashed."""
         previous = expected.read(self.path)
         why = self.why_check(want, previous, repair)
-        same_python = previous is not None and _minor(previous.python) == _minor(want.python)
+        # an emptied prefix (only .materialize/ left, e.g. after 'rm -rf env/*') keeps nothing
+        same_python = (previous is not None and _minor(previous.python) == _minor(want.python)
+                       and self._holds_anything())
         candidates = dict(previous.packages) if same_python else {}
         identities = want.identities()
         keep = {key: p for key, p in candidates.items() if identities.get(key) == p.identity}
         decision = Decision(why, previous, candidates, keep)
         if why and keep:
-            drift = tree.compare(self.path, _files_of(keep))
-            owners = {path: key for key, p in keep.items() for path in p.paths()}
-            decision.drifted = sorted({owners[path] for path in [*drift.modified, *drift.missing]})
+            malformed = [key for key, p in keep.items() if not _decodes(p)]  # reinstalled, as drifted
+            readable = {key: p for key, p in keep.items() if key not in malformed}
+            drift = tree.compare(self.path, _files_of(readable))
+            owners = {path: key for key, p in readable.items() for path in p.paths()}
+            decision.drifted = sorted({owners[path] for path in [*drift.modified, *drift.missing]} | set(malformed))
             decision.keep = {key: p for key, p in keep.items() if key not in decision.drifted}
         return decision
 
@@ -129,7 +133,8 @@ class Prefix:
         changes.conda_added = sorted(w.entry.name for w in want.conda if w.key not in keep)
         changes.pypi_added = sorted(w.name for w in new_pypi)
         final = ExpectedState(str(self.path), want.platform, want.python, want.lock_digest, done)
-        changes.cleared = [path for path in changes.cleared if path not in final.owners()]
+        owners = final.owners()
+        changes.cleared = [path for path in changes.cleared if path not in owners]
         if why:
             self._check_new(final, keep)
         expected.write(self.path, final)
@@ -154,6 +159,16 @@ class Prefix:
             raise IntegrityError(f"{self.path}: after installing again, {len(bad)} files still differ from the "
                                  f"locked artifacts (first: {bad[0]})", hint="clear the cache (MATERIALIZE_CACHE_DIR) "
                                  "and run 'materialize install --repair'")
+
+
+def _decodes(package: PackageState) -> bool:
+    from ..errors import IntegrityError
+
+    try:
+        package.files
+    except IntegrityError:
+        return False
+    return True
 
 
 def _files_of(packages: dict[str, PackageState]) -> dict:
