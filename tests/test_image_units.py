@@ -101,6 +101,23 @@ def test_broken_auth_files_name_the_file_and_never_the_secret(tmp_path):
         credentials.find("reg.example", "env", {"HOME": str(tmp_path), "REGISTRY_AUTH_FILE": str(broken), "PATH": ""})
 
 
+def test_a_failing_credential_helper_is_quoted_from_its_stderr_never_its_stdout(tmp_path):
+    """A helper writes its answer (the secret) on stdout: when it then fails, only stderr is quoted
+    (here empty: proc's tail() would have fallen back to stdout)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-leaky"
+    helper.write_text('#!/bin/sh\necho \'{"Username": "u", "Secret": "helper-secret-42"}\'\n'
+                      'exit 1\n')
+    helper.chmod(0o755)
+    config = tmp_path / "auth.json"
+    _auth_file(config, {}, credHelpers={"reg.example": "leaky"})
+    with pytest.raises(FetchError) as err:
+        credentials.find("reg.example", "env", {"HOME": str(tmp_path), "REGISTRY_AUTH_FILE": str(config),
+                                                "PATH": f"{bin_dir}:/usr/bin:/bin"})
+    assert "(exit 1)" in err.value.message and "helper-secret-42" not in err.value.message
+
+
 def test_username_and_password_stdin_go_together():
     with pytest.raises(UsageError, match="--username and --password-stdin go together"):
         credentials.from_flags("alice", None)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..errors import FetchError, InputError, UsageError
-from ..secrets import Secret, register
+from ..secrets import Secret, redact, register
 from .reference import DOCKER_HUB
 
 _DOCKER_HUB_KEYS = ("docker.io", "index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/")
@@ -153,7 +153,8 @@ def _from_helper(name: str, server: str, path: Path, environ: Mapping[str, str])
     if done.returncode != 0:
         if "credentials not found" in (done.stdout + done.stderr).lower():
             return None
-        raise FetchError(f"{source} failed for {server} (exit {done.returncode}): {done.tail(3)}")
+        said = redact("\n".join(done.stderr.strip().splitlines()[-3:]))  # never its stdout: a helper's secrets go there
+        raise FetchError(f"{source} failed for {server} (exit {done.returncode}){': ' + said if said else ''}")
     try:
         answer = json.loads(done.stdout)
         user, secret = str(answer["Username"]), str(answer["Secret"])
