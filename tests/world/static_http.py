@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.server
 import os
 import re
+import sys
 import threading
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
@@ -28,6 +29,11 @@ class CountingServer(http.server.ThreadingHTTPServer):
         super().__init__(*args, **kwargs)
         self.served: list[tuple[str, int, int]] = []
         self.served_lock = threading.Lock()
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return  # a client that had what it needed and hung up (a reader of a package's info/ only)
+        super().handle_error(request, client_address)
 
     def record(self, path: str, status: int, sent: int) -> None:
         with self.served_lock:
