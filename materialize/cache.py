@@ -23,12 +23,13 @@ BUILD_PYTHONS = "build-pythons-v1"  # <key>/: a locked conda python linked to bu
 VERIFIED = "verified-v1"  # <bucket>/<sha256>.json: the stat of a cache entry when it was last hashed (fetch.py)
 CONDA_CONTENTS = "conda-info-v1"  # <sha256>.json: a conda archive's info/ (index.json, paths.json, link.json)
 WHEEL_CONTENTS = "wheel-contents-v1"  # <sha256>.json: a wheel's members and their digests
+LOCKFILES = "lockfiles-v1"  # <sha256>.json: a lockfile's YAML as JSON (lockfile/model.py), read 5x faster
 CONDA_MODES = "conda-modes-v1"  # <sha256>-py<X.Y>.json: the modes rattler gave a package's files (not 0644)
 PROBES = "probes-v1"  # <tool>-version.json: an engine's version, under its binary's path and stat (engines/uv.py)
 OCI_BLOBS = "oci-blobs-v1"  # sha256/<hex>: verified image blobs (layers, configs, manifests) pushed or pulled
 OCI_LAYERS = "oci-layers-v1"  # <layer key>.json: the blob a planned layer was written to (image/build.py)
 BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, BUILD_PYTHONS, VERIFIED, CONDA_CONTENTS,
-           WHEEL_CONTENTS, PROBES, CONDA_MODES, OCI_BLOBS, OCI_LAYERS)
+           WHEEL_CONTENTS, PROBES, CONDA_MODES, OCI_BLOBS, OCI_LAYERS, LOCKFILES)
 
 
 class LockTimeoutError(MaterializeError):

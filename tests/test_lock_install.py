@@ -147,3 +147,22 @@ def test_progress_shows_on_a_terminal_only(cli, tmp_path, channel_url, pypi):
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout
     assert "fetching and verifying" in done.stdout and "Installed" in done.stdout
+
+
+def test_a_lockfile_read_is_remembered_by_its_bytes(cli, tmp_path, channel_url, pypi, shared_cache):
+    """The parsed lockfile is kept as JSON under the sha256 of its text: the same data as the YAML,
+    and another text (an edit) is parsed afresh."""
+    import hashlib
+    import json
+
+    project = write_project(tmp_path / "p", conda="tinyapp\n", requirements="tinydep\n",
+                            pip_conf=pip_conf_for(pypi.url))
+    cli.ok("lock", project, "--channel", channel_url)
+    lockfile = project / "materialize-lock.yml"
+    cli.ok("install", project, "--prefix", tmp_path / "env")
+    text = lockfile.read_text()
+    memo = shared_cache / "lockfiles-v1" / f"{hashlib.sha256(text.encode()).hexdigest()}.json"
+    assert json.loads(memo.read_text()) == yaml.safe_load(text)
+    lockfile.write_text(text.replace("version: 1\n", "version: 2\n", 1))
+    failed = cli.fails(3, "install", project, "--prefix", tmp_path / "env")
+    assert "not a version-1 conda-lock lockfile" in failed.stderr
