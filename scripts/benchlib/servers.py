@@ -115,7 +115,7 @@ def pypi(packages_dir: Path) -> Iterator[object]:
             pypi_server._wait_until_up(proc, server, time.monotonic() + pypi_server.START_DEADLINE)
             yield server
         finally:
-            pypi_server._stop(proc)
+            pypi_server.stop(proc)
 
 
 if __name__ == "__main__":

@@ -120,14 +120,15 @@ def _wait_until_up(proc: subprocess.Popen, server: PyPIServer, deadline: float) 
     raise PyPIServerError(f"pypiserver did not answer within {START_DEADLINE}s:\n{server.log_text()}")
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen, timeout: float = 5) -> None:
+    """Stop a server the test world started: SIGTERM, then SIGKILL after ``timeout`` seconds."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(timeout=5)
+            proc.wait(timeout=timeout)
 
 
 def _launch(packages_dir: Path, tmp: Path, auth: tuple[str, str] | None) -> tuple[subprocess.Popen, PyPIServer]:
@@ -150,7 +151,7 @@ def _launch(packages_dir: Path, tmp: Path, auth: tuple[str, str] | None) -> tupl
     try:
         _wait_until_up(proc, server, time.monotonic() + START_DEADLINE)
     except BaseException:
-        _stop(proc)
+        stop(proc)
         raise
     return proc, server
 
@@ -174,7 +175,7 @@ def start_pypi_server(packages_dir: Path, *, auth: tuple[str, str] | None = None
         try:
             yield server
         finally:
-            _stop(proc)
+            stop(proc)
 
 
 def basic_auth_header(username: str, password: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from tests.world.pypi_server import free_port
+from tests.world.pypi_server import free_port, stop
 
 BINARY = "docker-registry"
 START_DEADLINE = 15.0
@@ -124,9 +124,4 @@ def start_registry(tmp: Path, *, basic: tuple[str, str] | None = None, token_aut
         _wait(proc, registry, registry.log_file)
         yield registry
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc, timeout=10)
