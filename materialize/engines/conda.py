@@ -7,7 +7,6 @@ per platform (so that a lock does not depend on the machine that made it).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -97,6 +96,8 @@ def channel_url(channel: str) -> str:
 
 def _run(coro):
     """asyncio.run; the CLI exits with os._exit afterwards (rattler's exit crash)."""
+    import asyncio  # only where rattler runs (25 ms: not on an install that links no conda package)
+
     return asyncio.run(coro)
 
 
@@ -260,6 +261,8 @@ def records_from_archives(archives: Sequence[Path], sha256s: Sequence[str] = ())
         from rattler import RepoDataRecord
 
         async def build():
+            import asyncio
+
             return await asyncio.gather(*(RepoDataRecord.from_package_archive(archives[i]) for i in missing))
 
         for i, record in zip(missing, _run(build())):

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from packaging.markers import InvalidMarker, Marker
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from .. import files
@@ -31,6 +29,10 @@ _URL_SCHEMES = ("http", "https", "file", "ftp", "git", "svn")
 _ARCHIVES = (".whl", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma", ".zip", ".tar.gz",
              ".tgz", ".tar")
 _EGG = re.compile(r"[#&]egg=([^&]*)")
+# A name, optionally one comparison with a plain release number ("numpy", "numpy==1.26.4"): valid PEP
+# 508 whatever follows, so read without packaging's parser (its import is ~30 ms of an install)
+_PLAIN = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?:[ \t]*(?:==|!=|<=|>=|<|>)[ \t]*[0-9]+(?:\.[0-9]+)*)?",
+                    re.ASCII)
 STRONG_HASHES = ("sha256", "sha384", "sha512")
 _HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 MAX_WORDS = 10_000
@@ -181,6 +183,11 @@ def _url_or_vcs(text: str, marker_sep: str) -> Parsed:
 
 
 def _pep508(text: str) -> Parsed:
+    plain = _PLAIN.fullmatch(text)
+    if plain:
+        return Parsed("pep508", canonicalize_name(plain.group(1)))
+    from packaging.requirements import InvalidRequirement, Requirement
+
     probe = VAR.sub("x", text)
     try:
         try:
@@ -203,7 +210,7 @@ def _pep508(text: str) -> Parsed:
                         None if parsed.marker is None else str(parsed.marker))
 
 
-def _canonical_extras(parsed: Requirement) -> tuple[str, ...]:
+def _canonical_extras(parsed) -> tuple[str, ...]:
     return tuple(sorted({canonicalize_name(e) for e in parsed.extras}))
 
 
@@ -250,6 +257,8 @@ def check_url(url: str) -> None:
 def _marker(text: str) -> str | None:
     if not text:
         return None
+    from packaging.markers import InvalidMarker, Marker
+
     try:
         return str(Marker(VAR.sub("x", text)))
     except InvalidMarker as err:
@@ -273,6 +282,8 @@ def _strip_extras(text: str) -> tuple[str, str]:
 def _extras(text: str) -> tuple[str, ...]:
     if not text:
         return ()
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         return tuple(sorted(canonicalize_name(e) for e in Requirement("placeholder" + text.lower()).extras))
     except InvalidRequirement as err:

@@ -14,8 +14,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.requirements import Requirement
-
 from .. import files
 from ..errors import InputError
 from . import requirement_line
@@ -53,7 +51,10 @@ class Entry:
         return tuple(name for userinfo in _USERINFO.findall(self.text) for name in _VAR.findall(userinfo))
 
     @property
-    def requirement(self) -> Requirement | None:
+    def requirement(self):
+        """The line as a ``packaging`` Requirement (pep508 lines only)."""
+        from packaging.requirements import Requirement
+
         return Requirement(self.text) if self.kind == "pep508" else None
 
     @property
