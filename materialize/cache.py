@@ -23,13 +23,15 @@ BUILD_PYTHONS = "build-pythons-v1"  # <key>/: a locked conda python linked to bu
 VERIFIED = "verified-v1"  # <bucket>/<sha256>.json: the stat of a cache entry when it was last hashed (fetch.py)
 CONDA_CONTENTS = "conda-info-v1"  # <sha256>.json: a conda archive's info/ (index.json, paths.json, link.json)
 WHEEL_CONTENTS = "wheel-contents-v1"  # <sha256>.json: a wheel's members and their digests
+WHEEL_LAYOUTS = "wheel-layouts-v1"  # <sha256>-py<X.Y>.json: its members at their install paths (prefix/desired.py)
 LOCKFILES = "lockfiles-v1"  # <sha256>.json: a lockfile's YAML as JSON (lockfile/model.py), read 5x faster
-CONDA_MODES = "conda-modes-v1"  # <sha256>-py<X.Y>.json: the modes rattler gave a package's files (not 0644)
+CONDA_LINKED = "conda-linked-v1"  # <sha256>-py<X.Y>.json: a package's files as linking gives them (prefix/conda_link.py)
 PROBES = "probes-v1"  # <tool>-version.json: an engine's version, under its binary's path and stat (engines/uv.py)
 OCI_BLOBS = "oci-blobs-v1"  # sha256/<hex>: verified image blobs (layers, configs, manifests) pushed or pulled
 OCI_LAYERS = "oci-layers-v1"  # <layer key>.json: the blob a planned layer was written to (image/build.py)
+NO_OVERLAP = "no-overlap-v1"  # <lockfile sha256>-<platform>: its PyPI part replaces no conda distribution (install.py)
 BUCKETS = (CONDA_ARCHIVES, RATTLER, WHEELS, UV, CONDA_DISTS, CONDA_RECORDS, BUILD_PYTHONS, VERIFIED, CONDA_CONTENTS,
-           WHEEL_CONTENTS, PROBES, CONDA_MODES, OCI_BLOBS, OCI_LAYERS, LOCKFILES)
+           WHEEL_CONTENTS, WHEEL_LAYOUTS, PROBES, CONDA_LINKED, OCI_BLOBS, OCI_LAYERS, LOCKFILES, NO_OVERLAP)
 
 
 class LockTimeoutError(MaterializeError):

@@ -124,6 +124,24 @@ def test_an_altered_file_in_uvs_cache_is_caught_and_repaired(cli, tmp_path, chan
     assert run_python(prefix, "import plainrecord; print(plainrecord.__version__)").stdout.strip() == "1.0"
 
 
+def test_a_malformed_line_of_expected_state_is_exit_6_then_repaired(cli, projects, prefix_and_reference):
+    """expected.json as install writes it (a line per package, so that a kept package's line is
+    written back unparsed): one package's files made invalid JSON on its line. The other packages
+    still read; verify names the broken one (exit 6) and `install --repair` rewrites it."""
+    prefix, reference = prefix_and_reference
+    path = prefix / ".materialize" / "expected.json"
+    lines = path.read_text().split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith('"pypi:'))
+    assert lines[at].startswith('"pypi:') and '{"files":{' in lines[at], lines[at][:80]
+    lines[at] = lines[at].replace('{"files":{', '{"files":{[', 1)  # the identity at its end still reads
+    path.write_text("\n".join(lines))
+    failed = cli.fails(6, "verify", projects["base"], "--prefix", prefix)
+    assert "malformed" in failed.stdout + failed.stderr and "Traceback" not in failed.stderr
+    cli.ok("install", projects["base"], "--prefix", prefix, "--repair")
+    cli.ok("verify", projects["base"], "--prefix", prefix)
+    assert tree_diff(reference, snapshot(prefix)) == []
+
+
 def test_an_emptied_prefix_is_installed_again(cli, projects, prefix_and_reference):
     """`rm -rf env/*` leaves only `.materialize/` (the glob skips it): nothing of the recorded state
     is there any more, so nothing is kept."""

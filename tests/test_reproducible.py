@@ -48,6 +48,24 @@ def test_same_lockfile_same_path_clean_caches_is_byte_identical(cli, tmp_path, p
     cli.ok("verify", projects["base"], "--prefix", prefix)
 
 
+def test_an_install_from_remembered_answers_equals_one_from_a_clean_cache(cli, tmp_path, projects):
+    """The second install with the same cache reads what the first remembered (the parsed lockfile,
+    each conda package's files as linked, each wheel's layout, the overlap check) instead of the
+    archives and the prefix: the same tree, byte for byte, expected.json included."""
+    cache = tmp_path / "cache"
+    _install(cli, projects["base"], tmp_path / "first", cache)
+    remembered = {p.name for p in cache.iterdir() if p.is_dir() and any(p.iterdir())}
+    assert {"lockfiles-v1", "conda-linked-v1", "wheel-layouts-v1", "no-overlap-v1"} <= remembered, remembered
+    first = snapshot(tmp_path / "first")
+    shutil.move(tmp_path / "first", tmp_path / "env")
+    _install(cli, projects["base"], tmp_path / "first", cache)
+    assert tree_diff(snapshot(tmp_path / "first"), first) == []
+    shutil.rmtree(tmp_path / "first")
+    _install(cli, projects["base"], tmp_path / "first", tmp_path / "clean-cache")
+    assert tree_diff(snapshot(tmp_path / "first"), first) == []
+    cli.ok("verify", projects["base"], "--prefix", tmp_path / "first")
+
+
 def test_update_changes_only_what_changed_and_equals_a_fresh_install(cli, tmp_path, projects):
     prefix = tmp_path / "env"
     _install(cli, projects["base"], prefix, tmp_path / "cache")

@@ -11,8 +11,8 @@ import hashlib
 import json
 import os
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .. import cache
 
@@ -20,8 +20,7 @@ CONTENTS_VERSION = 1
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
-class WheelMember:
+class WheelMember(NamedTuple):  # a tuple: thousands per install, made faster than a dataclass
     size: int
     sha256: str
     executable: bool

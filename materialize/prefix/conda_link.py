@@ -40,25 +40,29 @@ def link(prefix: Path, want: Want, keep: dict[str, PackageState], candidates: di
     return new
 
 
-def _modes_memo(package: CondaWant, python: str) -> Path:
-    return cache.root() / cache.CONDA_MODES / f"{package.entry.sha256}-py{'.'.join(python.split('.')[:2])}.json"
+def _linked_memo(package: CondaWant, python: str) -> Path:
+    return cache.root() / cache.CONDA_LINKED / f"{package.entry.sha256}-py{'.'.join(python.split('.')[:2])}.json"
 
 
-def _remembered_modes(package: CondaWant, python: str) -> dict[str, int] | None:
-    """The modes rattler gave this package's files when it last linked it on this machine (it copies
-    them from the extraction, the same for every prefix): no lstat of every file on each install."""
+def _remembered_link(package: CondaWant, python: str) -> records.LinkedFiles | None:
+    """What linking this package for this Python minor gave the files whose bytes its archive fixes,
+    modes included (rattler copies them from the extraction: the same in every prefix), and which
+    of its files are links or derived: remembered from its first link on this machine, so that an
+    install neither walks its paths.json nor lstats its files again."""
     try:
-        data = json.loads(_modes_memo(package, python).read_text())
-        return {str(path): int(mode) for path, mode in data.items()}
-    except (OSError, ValueError, TypeError, AttributeError):
+        data = json.loads(_linked_memo(package, python).read_text())
+        return records.LinkedFiles(dict(data["fixed"]), set(data["links"]), set(data["derived"]),
+                                   {str(path): int(mode) for path, mode in data["modes"].items()})
+    except (OSError, ValueError, TypeError, AttributeError, KeyError):
         return None
 
 
-def _remember_modes(package: CondaWant, python: str, modes: dict[str, int]) -> None:
-    memo = _modes_memo(package, python)
+def _remember_link(package: CondaWant, python: str, known: records.LinkedFiles) -> None:
+    memo = _linked_memo(package, python)
     memo.parent.mkdir(parents=True, exist_ok=True)
     temp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(modes, sort_keys=True))
+    temp.write_text(json.dumps({"fixed": known.fixed, "links": sorted(known.links), "derived": sorted(known.derived),
+                                "modes": known.modes}, sort_keys=True, separators=(",", ":")))
     os.replace(temp, memo)
 
 
@@ -69,14 +73,17 @@ def settle(prefix: Path, linked: list[CondaWant], want: Want) -> dict[str, Packa
         raw = records.read_raw(records.record_path(prefix, package))
         if raw is None or not records.written_by_rattler(raw, package):
             raise RuntimeError(f"rattler linked {package.stem} but wrote no readable record")
-        modes = _remembered_modes(package, want.python)
-        files = records.linked_states(prefix, raw, package.files(want.python), modes)
-        if modes is None:
-            _remember_modes(package, want.python, records.link_modes(files))
+        known = _remembered_link(package, want.python)
+        if known is None:
+            known = records.linked_files(prefix, raw, package.files(want.python))
+            files = records.linked_states(prefix, raw, known)  # refuses an incomplete link: not remembered
+            _remember_link(package, want.python, known)
+        else:
+            files = records.linked_states(prefix, raw, known)
         channel = records.channel_of(package.entry.url, want.channels)
         files[f"{records.FOLDER}/{package.stem}.json"] = records.write_ours(prefix, package, raw, channel)
         faults.point("record-written")
         settled[package.key] = PackageState(package.key, package.identity,
-                                            f"{package.entry.version}-{package.entry.build}", files)
+                                            f"{package.entry.version}-{package.entry.build}", encoded=files)
     records.settle_history(prefix)
     return settled

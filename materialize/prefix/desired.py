@@ -14,20 +14,33 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..engines.conda_archive import ArchiveContents
-from ..engines.wheel_archive import WheelMember
 from ..lockfile import CondaEntry
-from .expected import FileState, site_packages
+from .expected import file_json, site_packages
+
+if TYPE_CHECKING:  # zipfile and the archive readers: imported where an artifact is read
+    from ..engines.conda_archive import ArchiveContents
+    from ..engines.wheel_archive import WheelMember
 
 
 @dataclass
 class CondaWant:
     entry: CondaEntry
     archive: Path | None = None  # verified, in the cache (None while the prefix already holds it)
-    contents: ArchiveContents | None = None
     requested: tuple[str, ...] = ()  # the specs from conda-packages.txt that asked for it
+    _contents: ArchiveContents | None = field(default=None, repr=False, compare=False)
     _files: "CondaFiles | None" = field(default=None, repr=False, compare=False)
+
+    @property
+    def contents(self) -> ArchiveContents:
+        """Its archive's info/ (remembered per sha256): read only when an install needs its file
+        list, which a repeated install of the same lockfile does not (conda_link, install)."""
+        if self._contents is None:
+            from ..engines import conda_archive
+
+            self._contents = conda_archive.contents(self.archive, self.entry.sha256)
+        return self._contents
 
     def files(self, python: str) -> "CondaFiles":
         """What it puts in a prefix of Python ``python`` (from ``contents``; computed once)."""
@@ -58,18 +71,53 @@ class PypiWant:
     url: str = ""  # the lock's URL (vcs: may hold ${VAR} tokens), or the local project's path
     sha256: str = ""
     artifact: Path | None = None  # verified, in the cache (wheels and sdists)
-    members: dict[str, WheelMember] | None = None  # wheels only
+    _layout: "WheelLayout | None" = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> str:
         return f"pypi:{self.name}"
 
-    def load_members(self) -> None:
-        """A wheel's members, from the verified wheel (remembered per sha256; read once otherwise)."""
-        if self.kind == "wheel" and self.members is None and self.artifact is not None:
-            from ..engines import wheel_archive
+    def layout(self, python: str) -> "WheelLayout | None":
+        """Where its wheel's members go for Python ``python`` (None without a verified wheel)."""
+        if self._layout is None and self.kind == "wheel" and self.artifact is not None:
+            self._layout = wheel_layout(self.artifact, self.sha256, python)
+        return self._layout
 
-            self.members = wheel_archive.contents(self.artifact, self.sha256)
+    def member_files(self, python: str) -> dict[str, list]:
+        """The files its wheel's members fix at their install paths, in expected.json's form ({}
+        without a wheel; computed once)."""
+        layout = self.layout(python)
+        return layout.files if layout is not None else {}
+
+
+@dataclass
+class WheelLayout:
+    dist_info: str  # the .dist-info folder's name
+    files: dict[str, list]  # the files the members fix, at their install paths (expected.json's form)
+
+
+def wheel_layout(wheel: Path, sha256: str, python: str) -> WheelLayout:
+    """A verified wheel's layout for one Python minor, remembered under its sha256 (the members
+    are read from the wheel, or their own memo, once: ``wheel_archive``)."""
+    import json
+    import os
+
+    from .. import cache
+
+    memo = cache.root() / cache.WHEEL_LAYOUTS / f"{sha256}-py{'.'.join(python.split('.')[:2])}.json"
+    try:
+        data = json.loads(memo.read_text())
+        return WheelLayout(str(data["dist_info"]), dict(data["files"]))
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    from ..engines import wheel_archive
+
+    files, dist_info = wheel_files(wheel_archive.contents(wheel, sha256), python)
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    temp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+    temp.write_text(json.dumps({"dist_info": dist_info, "files": files}, sort_keys=True, separators=(",", ":")))
+    os.replace(temp, memo)
+    return WheelLayout(dist_info, files)
 
 
 @dataclass
@@ -142,17 +190,17 @@ def conda_python_dists(paths, site: str) -> set[str]:
     """Distribution names (canonical) whose dist-info or egg-info lies in ``site`` among ``paths``."""
     from packaging.utils import canonicalize_name
 
-    found = set()
-    for path in paths:
-        if path.startswith(site + "/"):
-            top = path[len(site) + 1:].split("/", 1)[0]
-            if top.endswith((".dist-info", ".egg-info")):
-                found.add(canonicalize_name(top.rsplit(".", 1)[0].rpartition("-")[0]))
-    return found
+    inside = site + "/"
+    # a substring test first (in C): ~25,000 paths of which a few hundred are metadata
+    candidates = [path for path in paths if ".dist-info" in path or ".egg-info" in path]
+    tops = {path[len(inside):].split("/", 1)[0] for path in candidates if path.startswith(inside)}
+    return {canonicalize_name(top.rsplit(".", 1)[0].rpartition("-")[0]) for top in tops
+            if top.endswith((".dist-info", ".egg-info"))}
 
 
-def wheel_files(members: dict[str, WheelMember], python: str) -> tuple[dict[str, FileState], str]:
-    """(the file states the wheel's members fix, at their install paths; the dist-info folder name).
+def wheel_files(members: dict[str, WheelMember], python: str) -> tuple[dict[str, list], str]:
+    """(the files the wheel's members fix, at their install paths, in expected.json's form; the
+    dist-info folder name).
 
     Purelib/platlib members go to site-packages and ``.data/data/`` to the prefix root, byte for
     byte. The installer writes the rest itself (RECORD, INSTALLER, REQUESTED, console scripts,
@@ -160,7 +208,7 @@ def wheel_files(members: dict[str, WheelMember], python: str) -> tuple[dict[str,
     site = site_packages(python)
     dist_info = dist_info_of(members)
     data = dist_info[: -len(".dist-info")] + ".data"
-    known: dict[str, FileState] = {}
+    known: dict[str, list] = {}
     for name, member in members.items():
         if name == f"{dist_info}/RECORD":
             continue
@@ -175,9 +223,16 @@ def wheel_files(members: dict[str, WheelMember], python: str) -> tuple[dict[str,
                 continue
         else:
             path = f"{site}/{name}"
-        known[posixpath.normpath(path)] = FileState("file", 0o755 if member.executable else 0o644, member.size,
-                                                    member.sha256)
+        known[normalized(path)] = file_json(0o755 if member.executable else 0o644, member.size, member.sha256)
     return known, dist_info
+
+
+def normalized(path: str) -> str:
+    """``posixpath.normpath``, called only where it could change something: RECORD rows like
+    '../../../bin/x' are rare, and normpath over every one of ~5,000 paths costs more than this test."""
+    if "/." in path or "//" in path or path.startswith(".") or path.endswith("/"):
+        return posixpath.normpath(path)
+    return path
 
 
 def dist_info_of(members) -> str:

@@ -7,8 +7,9 @@ Order of work, each step safe to repeat after a crash:
    lockfile is installed and the package records are as it left them;
 2. decide what stays (checking every file when the last run did not finish, the records changed
    behind our back, or ``--repair`` asks);
-3. fetch every artifact that is not staying and check its sha256 against the lockfile; read what
-   it holds; refuse a PyPI entry that would replace a distribution a conda package provides.
+3. fetch every artifact that is not staying and check its sha256 against the lockfile; refuse a
+   PyPI entry that would replace a distribution a conda package provides (the first time this
+   lockfile is installed on this machine: its answer is remembered by the lockfile's sha256).
    Nothing in the prefix has changed yet: a download error, a hash mismatch or a tampered
    lockfile leaves the previous environment exactly as it was, stamp included;
 4. the owner changes the prefix (``owner.Prefix.become``), writing the stamp last.
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__, cache, lockfile, platforms
-from ..engines import conda_archive, fetch
+from ..engines import fetch
 from ..errors import FetchError, InputError, IntegrityError
 from ..inputs import project as projects
 from ..secrets import Credentials, strip_literal_credentials
@@ -147,7 +148,7 @@ def add_local_projects(want: Want, lock: lockfile.Lock, project: Path, lockfile_
 
 
 def _fetch(want: Want, decision: Decision, project, offline: bool, console: Console) -> None:
-    """Every artifact not staying, verified in the cache, and what each conda package holds."""
+    """Every artifact not staying, verified in the cache (what they hold is read when needed)."""
     credentials = _credentials(project)
     conda = [w for w in want.conda if w.key not in decision.keep]
     wheels = [w for w in want.pypi if w.key not in decision.keep and w.sha256]
@@ -160,13 +161,16 @@ def _fetch(want: Want, decision: Decision, project, offline: bool, console: Cons
             w.archive = path
         else:
             w.artifact = path
-    for w in conda:  # what each conda package holds is needed before the prefix changes (overlaps);
-        w.contents = conda_archive.contents(w.archive, w.entry.sha256)  # a wheel's members only after uv
 
 
 def _refuse_overlap(want: Want, decision: Decision) -> None:
     """PyPI never replaces a distribution that a conda package provides: a lockfile asking for that
-    was altered (the lock step leaves conda-provided names out of the PyPI part)."""
+    was altered (the lock step leaves conda-provided names out of the PyPI part). The answer depends
+    on the lockfile's bytes and the platform only (a kept package holds what its archive holds), so
+    a lockfile found clean is remembered as such, by its sha256."""
+    memo = cache.root() / cache.NO_OVERLAP / f"{want.lock_digest}-{want.platform}"
+    if not want.pypi or memo.exists():
+        return
     site = site_packages(want.python)
     provided = {}
     for w in want.conda:
@@ -180,6 +184,8 @@ def _refuse_overlap(want: Want, decision: Decision) -> None:
         raise IntegrityError(f"the lockfile installs {', '.join(clash)} from PyPI, but the conda package(s) "
                              f"{packages} provide it; refusing to replace conda-owned files",
                              hint="re-create the lockfile with 'materialize lock'")
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    memo.touch()
 
 
 def _pip_plan(options: InstallOptions, project, want: Want) -> PipPlan:

@@ -123,7 +123,7 @@ class Prefix:
         def meanwhile() -> None:  # while uv installs the PyPI part (other files, another process)
             done.update(conda_link.settle(self.path, linked, want))
             for w in new_pypi:
-                w.load_members()
+                w.layout(want.python)
 
         done.update(pypi.install(plan, new_pypi, meanwhile=meanwhile))
         faults.point("pypi-installed")
@@ -133,8 +133,9 @@ class Prefix:
         changes.conda_added = sorted(w.entry.name for w in want.conda if w.key not in keep)
         changes.pypi_added = sorted(w.name for w in new_pypi)
         final = ExpectedState(str(self.path), want.platform, want.python, want.lock_digest, done)
-        owners = final.owners()
-        changes.cleared = [path for path in changes.cleared if path not in owners]
+        if changes.cleared:
+            owners = final.owners()
+            changes.cleared = [path for path in changes.cleared if path not in owners]
         if why:
             self._check_new(final, keep)
         expected.write(self.path, final)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +28,8 @@ from ..engines import child_auth, uv as uv_tool
 from ..errors import FetchError, IntegrityError
 from ..inputs.requirements import expand
 from ..secrets import Credentials
-from .desired import PypiWant, dist_info_of, wheel_files
-from .expected import FileState, PackageState, file_state_of, site_packages
+from .desired import PypiWant, normalized
+from .expected import PackageState, file_state_of, site_packages
 from .tree import remove_files
 
 UV_COMMON = ("--no-deps", "--link-mode", "copy")
@@ -101,16 +100,20 @@ def install(plan: PipPlan, wants: list[PypiWant], meanwhile: Callable[[], object
                 plan, f"building the local project {want.name} ({want.url})", with_logins=True,
                 meanwhile=next_meanwhile())
     site = plan.prefix / site_packages(plan.python)
-    installed = _dist_infos(site)
+    installed = None  # the dist-infos by name, for what has no wheel to say where its dist-info is
     states = {}
     for want in wants:
-        want.load_members()
-        dist_info = site / dist_info_of(want.members) if want.members else installed.get(want.name)
+        layout = want.layout(plan.python)
+        if layout is None and installed is None:
+            installed = _dist_infos(site)
+        dist_info = site / layout.dist_info if layout is not None else installed.get(want.name)
         if dist_info is None or not dist_info.is_dir():
             raise IntegrityError(f"uv reported success but {want.name} {want.version} is not in {site}")
+        record = _record_text(dist_info)
         if want.kind != "vcs":
-            _scrub_local_source(dist_info)
-        states[want.key] = PackageState(want.key, want.identity, want.version, _files(plan, want, dist_info))
+            record = _scrub_local_source(dist_info, record)
+        states[want.key] = PackageState(want.key, want.identity, want.version,
+                                        encoded=_files(plan, want, record_rows(record)))
     return states
 
 
@@ -120,14 +123,19 @@ def vcs_url(want: PypiWant, plan: PipPlan) -> str:
     return plan.credentials.add_url(expand(want.url, dict(plan.variables), "lockfile"), "the lockfile")
 
 
-def _files(plan: PipPlan, want: PypiWant, dist_info: Path) -> dict[str, FileState]:
-    """The distribution's files: the wheel's members as the wheel holds them, the rest as uv wrote it."""
-    known = wheel_files(want.members, plan.python)[0] if want.members else {}
+def _files(plan: PipPlan, want: PypiWant, rows: list[str]) -> dict[str, list]:
+    """The distribution's files (expected.json's form): the wheel's members as the wheel holds
+    them, the rest as uv wrote it."""
+    known = want.member_files(plan.python)
     site_rel = site_packages(plan.python)
     files = {}
-    for row in record_rows(dist_info):
-        path = posixpath.normpath(f"{site_rel}/{row}")
-        files[path] = known.get(path) or file_state_of(plan.prefix / path)
+    for row in rows:
+        path = f"{site_rel}/{row}"
+        entry = known.get(path)  # the keys are normalized: a hit needs no normpath
+        if entry is None:
+            path = normalized(path)
+            entry = known.get(path) or file_state_of(plan.prefix / path).to_json()
+        files[path] = entry
     unlisted = sorted(set(known) - set(files))
     if unlisted:
         raise IntegrityError(f"{want.name} {want.version}: uv did not install {', '.join(unlisted[:3])}, which the "
@@ -135,13 +143,16 @@ def _files(plan: PipPlan, want: PypiWant, dist_info: Path) -> dict[str, FileStat
     return files
 
 
-def record_rows(dist_info: Path) -> list[str]:
-    """The paths a dist-info's RECORD lists (relative to site-packages)."""
+def _record_text(dist_info: Path) -> str:
     try:
-        text = (dist_info / "RECORD").read_text()
+        return (dist_info / "RECORD").read_text()
     except OSError:
-        return []
-    return [row[0] for row in csv.reader(text.splitlines()) if row and row[0]]
+        return ""
+
+
+def record_rows(record: str) -> list[str]:
+    """The paths a dist-info's RECORD text lists (relative to site-packages)."""
+    return [row[0] for row in csv.reader(record.splitlines()) if row and row[0]]
 
 
 def _dist_infos(site: Path) -> dict[str, Path]:
@@ -150,9 +161,10 @@ def _dist_infos(site: Path) -> dict[str, Path]:
     return {canonicalize_name(p.name[: -len(".dist-info")].rpartition("-")[0]): p for p in sorted(site.glob("*.dist-info"))}
 
 
-def _scrub_local_source(dist_info: Path) -> None:
+def _scrub_local_source(dist_info: Path, record: str) -> str:
     """Remove what uv records about a local source it installed from (our cache or a project
-    folder): a ``file:`` direct_url.json and uv_cache.json, with their RECORD lines."""
+    folder): a ``file:`` direct_url.json and uv_cache.json, with their lines of ``record`` (the
+    RECORD's text); return the RECORD's text as it is now."""
     drop = [dist_info / "uv_cache.json"] if (dist_info / "uv_cache.json").exists() else []
     try:
         if json.loads((dist_info / "direct_url.json").read_text()).get("url", "").startswith("file:"):
@@ -160,17 +172,18 @@ def _scrub_local_source(dist_info: Path) -> None:
     except (OSError, ValueError, AttributeError):
         pass
     if not drop:
-        return
-    record = dist_info / "RECORD"
-    if record.is_file():
+        return record
+    path = dist_info / "RECORD"
+    if record:
         lines = tuple(f"{dist_info.name}/{f.name}," for f in drop)
-        kept = [r for r in record.read_text().splitlines(keepends=True) if not r.startswith(lines)]
-        temp = record.with_name("RECORD.tmp")
-        temp.write_text("".join(kept))
-        os.chmod(temp, os.stat(record).st_mode & 0o7777)
-        os.replace(temp, record)
-    for path in drop:
-        path.unlink(missing_ok=True)
+        record = "".join(r for r in record.splitlines(keepends=True) if not r.startswith(lines))
+        temp = path.with_name("RECORD.tmp")
+        temp.write_text(record)
+        os.chmod(temp, os.stat(path).st_mode & 0o7777)
+        os.replace(temp, path)
+    for f in drop:
+        f.unlink(missing_ok=True)
+    return record
 
 
 def _uv(args: list[str], plan: PipPlan, what: str, *, with_logins: bool = False,

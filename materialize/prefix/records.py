@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from .desired import CondaWant
-from .expected import FileState
+from .expected import FileState, file_json
 from .state import atomic_write
 
 FOLDER = "conda-meta"
@@ -56,55 +57,74 @@ def ours(raw: dict, want: CondaWant, channel: str) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n"
 
 
-def write_ours(prefix: Path, want: CondaWant, raw: dict, channel: str) -> FileState:
-    """Replace rattler's record with ours (atomically); return the record file's state."""
+def write_ours(prefix: Path, want: CondaWant, raw: dict, channel: str) -> list:
+    """Replace rattler's record with ours (atomically); return the record file's entry (expected.json's form)."""
     import hashlib
 
     text = ours(raw, want, channel)
-    atomic_write(record_path(prefix, want), text)
+    atomic_write(record_path(prefix, want), text, durable=False)
     body = text.encode()
-    return FileState("file", 0o644, len(body), hashlib.sha256(body).hexdigest())
+    return file_json(0o644, len(body), hashlib.sha256(body).hexdigest())
 
 
-def linked_states(prefix: Path, raw: dict, files, modes: dict[str, int] | None = None) -> dict[str, FileState]:
-    """Every file of a package rattler just linked (``files``: a ``desired.CondaFiles``), as the
-    package fixes it: the bytes paths.json gives, the digest rattler records for what it derived (a
-    prefix-replaced file's ``sha256_in_prefix``, a generated entry point), and for any file rattler
-    linked that paths.json did not name; link targets as linked, and modes as linked, or as
-    ``modes`` remembers them from an earlier link of the same package (``link_modes``)."""
+@dataclass
+class LinkedFiles:
+    """What linking a package gives the files its archive fixes, for one Python minor, the same in
+    every prefix: their entries (expected.json's form, with the modes rattler gave them), the
+    paths that are links, those whose bytes linking derives (prefix-replaced, entry points), and the
+    modes of every other file that is not ``DEFAULT_MODE``."""
+
+    fixed: dict[str, list]
+    links: set[str]
+    derived: set[str]
+    modes: dict[str, int]
+
+
+def linked_files(prefix: Path, raw: dict, files) -> LinkedFiles:
+    """From a package's ``desired.CondaFiles``, the record rattler just wrote for it (``raw``), and
+    the modes its files have in ``prefix``."""
+    base = os.fspath(prefix) + os.sep
+    fixed, modes = {}, {}
+    for path, (sha256, size) in files.digests.items():
+        try:
+            fixed[path] = file_json(os.lstat(base + path).st_mode & 0o7777, size, sha256)
+        except FileNotFoundError:
+            continue  # not linked: linked_states names it
+    for path in set(raw.get("files", [])) - fixed.keys() - files.links:  # derived, and any rattler added
+        try:
+            mode = os.lstat(base + path).st_mode & 0o7777
+        except FileNotFoundError:
+            continue
+        if mode != DEFAULT_MODE:
+            modes[path] = mode
+    return LinkedFiles(fixed, set(files.links), set(files.derived) | (files.digests.keys() - fixed.keys()), modes)
+
+
+def linked_states(prefix: Path, raw: dict, known: LinkedFiles) -> dict[str, list]:
+    """Every file of a package rattler just linked, in expected.json's form: ``known.fixed`` as it
+    is; the digest rattler records for what it derived (a prefix-replaced file's
+    ``sha256_in_prefix``, a generated entry point) and for any file rattler linked that paths.json
+    did not name; link targets as linked."""
     from .expected import file_state_of
 
     linked = set(raw.get("files", []))
-    unlinked = sorted(files.paths - linked)
+    unlinked = sorted((known.fixed.keys() | known.links | known.derived) - linked)
     if unlinked:
         raise RuntimeError(f"rattler did not link {', '.join(unlinked[:5])} of {raw.get('name')}, which its "
                            "archive holds")
-    if modes is None:
-        base = os.fspath(prefix) + os.sep
-
-        def mode_of(path: str) -> int:
-            return os.lstat(base + path).st_mode & 0o7777
-    else:
-        def mode_of(path: str) -> int:
-            return modes.get(path, DEFAULT_MODE)
-
-    states = {path: FileState("file", mode_of(path), size, sha256) for path, (sha256, size) in files.digests.items()}
+    states = dict(known.fixed)
+    rest = linked - states.keys()
     for entry in (raw.get("paths_data") or {}).get("paths", []):
         path = entry.get("_path")
-        if path in states:
+        if path not in rest:
             continue
         digest = entry.get("sha256_in_prefix") or entry.get("sha256")
         size = entry.get("size_in_bytes")
-        if entry.get("path_type") == "softlink" or path in files.links or not digest or size is None:
-            states[path] = file_state_of(prefix / path)
+        if entry.get("path_type") == "softlink" or path in known.links or not digest or size is None:
+            states[path] = file_state_of(prefix / path).to_json()
         else:
-            states[path] = FileState("file", mode_of(path), int(size), digest)
+            states[path] = file_json(known.modes.get(path, DEFAULT_MODE), int(size), digest)
     return states
-
-
-def link_modes(states: dict[str, FileState]) -> dict[str, int]:
-    """What ``linked_states`` needs to know of modes next time: the files not ``DEFAULT_MODE``."""
-    return {path: s.mode for path, s in states.items() if s.kind == "file" and s.mode != DEFAULT_MODE}
 
 
 def history_state() -> FileState:

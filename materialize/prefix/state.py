@@ -122,14 +122,18 @@ def clear_leftovers(prefix: Path, keep: tuple[str, ...]) -> None:
                 entry.unlink(missing_ok=True)
 
 
-def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
+def atomic_write(path: Path, text: str, mode: int = 0o644, *, durable: bool = True) -> None:
+    """Temp file + rename. ``durable``: fsync'd first (the stamp and the expected state). A package
+    record is not: like the files rattler and uv write, it is checked against the expected state
+    whenever the stamp is missing, and 180 fsyncs would double the time of writing them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temp, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(temp, mode)
         os.replace(temp, path)
     finally:
