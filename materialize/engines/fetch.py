@@ -29,7 +29,6 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -77,7 +76,8 @@ def verified(artifact: Artifact, *, offline: bool = False, credentials=None) -> 
 def verified_all(artifacts: Sequence[Artifact], *, offline: bool = False, credentials=None,
                  on_done=None) -> list[Path]:
     """``verified`` for many artifacts, downloads in parallel; the first failure is raised.
-    ``on_done()`` is called once per artifact (a progress bar's advance)."""
+    ``credentials``: the logins, or a function giving them (called only when something is not
+    verified in the cache already). ``on_done()`` is called once per artifact (a progress bar's advance)."""
 
     def one(artifact: Artifact) -> Path:
         path = verified(artifact, offline=offline, credentials=credentials)
@@ -92,10 +92,14 @@ def verified_all(artifacts: Sequence[Artifact], *, offline: bool = False, creden
         if ready is not None and on_done is not None:
             on_done()
     rest = [i for i, path in enumerate(found) if path is None]
+    if rest and callable(credentials):
+        credentials = credentials()
     if len(rest) <= 1:
         for i in rest:
             found[i] = one(artifacts[i])
         return found  # type: ignore[return-value]
+    from concurrent.futures import ThreadPoolExecutor
+
     pool = ThreadPoolExecutor(max_workers=min(_WORKERS, len(rest)))
     interrupted = False
     try:

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Mapping
 
 from ..errors import InputError
 from ..secrets import Credentials, has_literal_credentials, login_hint
-from .requirements import Entry, expand
+from .requirements import Entry
+from .variables import expand
 
 __all__ = ["Credentials", "collect_from_entries", "lock_notes", "literal_warnings"]
 

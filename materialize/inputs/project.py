@@ -11,6 +11,7 @@ from .. import files
 from ..errors import InputError
 from .indexes import Indexes, combine
 from .requirements import RequirementsSet
+from .variables import expand as variables_expand
 from ..settings import Settings
 
 BUILTIN_CORE_SETS = Path(__file__).parent / "core_sets"
@@ -55,7 +56,7 @@ def load(root: Path, settings: Settings, *, conda: bool = True) -> Project:
     pip_conf = pip_config.read(root / pip_config.FILENAME)
 
     def expand(text: str, where: str) -> str:
-        return requirements.expand(text, variables, where)
+        return variables_expand(text, variables, where)
 
     indexes = combine(pip_conf, user, expand)
     credentials.collect_from_entries(user.entries + core.entries, variables, indexes.credentials)

@@ -22,8 +22,8 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from .. import files
 from ..errors import InputError
+from .variables import VAR
 
-VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 _URL_SCHEMES = ("http", "https", "file", "ftp", "git", "svn")
 _ARCHIVES = (".whl", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma", ".zip", ".tar.gz",

@@ -208,19 +208,6 @@ def _entry(args: str, options, number: int, source: str, project: Path, constrai
                  tuple(_VAR.findall(args)), str(project), parsed.location, parsed.extras, parsed.marker)
 
 
-def expand(text: str, variables: dict[str, str], where: str) -> str:
-    """Replace ``${VAR}`` tokens; a missing variable is an input error naming the line."""
-
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in variables:
-            raise InputError(f"{where}: environment variable {name} is not set (neither in the environment "
-                             "nor in the project's .env)", hint=f"export {name}=... or add it to .env")
-        return variables[name]
-
-    return _VAR.sub(replace, text)
-
-
 def _rel(path: Path, project: Path) -> str:
     try:
         return str(path.relative_to(project.resolve()))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,7 @@ from typing import Any
 from .. import __version__, cache, lockfile, platforms
 from ..engines import fetch
 from ..errors import FetchError, InputError, IntegrityError
-from ..inputs import project as projects
-from ..secrets import Credentials, strip_literal_credentials
+from ..secrets import strip_literal_credentials
 from ..settings import Settings
 from ..ui import Console
 from . import logins, state
@@ -36,6 +36,7 @@ from .desired import CondaWant, PypiWant, Want, conda_python_dists
 from .expected import STATE_DIR, site_packages
 from .lock import PrefixLock
 from .owner import Changes, Decision, Prefix
+from .project_inputs import ProjectInputs
 from .pypi import PipPlan
 
 
@@ -102,15 +103,15 @@ def install(options: InstallOptions, console: Console) -> InstallReport:
             if not options.repair and state.is_current(prefix, digest, __version__):
                 report.status = "up-to-date"  # another process finished the same work
                 return report
-            project = _project_for_credentials(options)
+            inputs = ProjectInputs(options.project, options.settings)
             want = wanted(lock, digest, platform)
             add_local_projects(want, lock, options.project, options.lockfile.name)
             decision = owner.decide(want, repair=options.repair)
-            logins.require(lock.credentials, [w for w in want.pypi if w.key not in decision.keep],
-                           _variables(project), _credentials(project))
-            _fetch(want, decision, project, options.offline, console)
+            logins.require(lock.credentials, [w for w in want.pypi if w.key not in decision.keep], inputs)
+            _fetch(want, decision, inputs, options.offline, console)
             _refuse_overlap(want, decision)
-            plan = _pip_plan(options, project, want)
+            plan = PipPlan(prefix=options.prefix, python=want.python, project=options.project, inputs=inputs,
+                           offline=options.offline)
             console.progress("installing ...")
             report.changes = owner.become(want, plan, decision)
             console.done_progress()
@@ -121,8 +122,6 @@ def install(options: InstallOptions, console: Console) -> InstallReport:
 
 def wanted(lock: lockfile.Lock, digest: str, platform: str) -> Want:
     """The lock's packages for ``platform``, without their artifacts yet."""
-    from packaging.utils import canonicalize_name
-
     conda, pip = lock.for_platform(platform)
     python = lock.python.get(platform, "")
     want = Want(digest, platform, python, list(lock.channels))
@@ -131,31 +130,42 @@ def wanted(lock: lockfile.Lock, digest: str, platform: str) -> Want:
     for e in pip:
         kind = "vcs" if not e.sha256 else "wheel" if e.url.split("#")[0].endswith(".whl") else "sdist"
         identity = e.sha256 or strip_literal_credentials(e.url)  # never a login in the prefix's state
-        want.pypi.append(PypiWant(canonicalize_name(e.name), e.version, identity, kind, e.url, e.sha256))
+        want.pypi.append(PypiWant(_canonical(e.name), e.version, identity, kind, e.url, e.sha256))
     return want
 
 
 def add_local_projects(want: Want, lock: lockfile.Lock, project: Path, lockfile_name: str) -> None:
-    from packaging.utils import canonicalize_name
-
     from ..lockfile.digest import source_tree
 
     for local in lock.local_projects:
         source = (project / local["path"]).resolve()
         digest = source_tree(source, {lockfile_name}) if source.is_dir() else local.get("digest", "")
-        want.pypi.append(PypiWant(canonicalize_name(local["name"]), local["version"], "source:" + digest, "local",
+        want.pypi.append(PypiWant(_canonical(local["name"]), local["version"], "source:" + digest, "local",
                                   local["path"]))
 
 
-def _fetch(want: Want, decision: Decision, project, offline: bool, console: Console) -> None:
+_CANONICAL = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def _canonical(name: str) -> str:
+    """PEP 503's form of ``name``; the names materialize writes in a lockfile already are (and
+    importing packaging's utils takes ~15 ms)."""
+    if _CANONICAL.fullmatch(name):
+        return name
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)
+
+
+def _fetch(want: Want, decision: Decision, inputs: ProjectInputs, offline: bool, console: Console) -> None:
     """Every artifact not staying, verified in the cache (what they hold is read when needed)."""
-    credentials = _credentials(project)
     conda = [w for w in want.conda if w.key not in decision.keep]
     wheels = [w for w in want.pypi if w.key not in decision.keep and w.sha256]
     artifacts = ([fetch.Artifact(w.entry.url, w.entry.sha256, cache.CONDA_ARCHIVES) for w in conda]
                  + [fetch.Artifact(w.url, w.sha256, cache.WHEELS) for w in wheels])
     with console.task("fetching and verifying", len(artifacts)) as task:
-        paths = fetch.verified_all(artifacts, offline=offline, credentials=credentials, on_done=task.advance)
+        paths = fetch.verified_all(artifacts, offline=offline, credentials=lambda: inputs.credentials,
+                                   on_done=task.advance)
     for w, path in zip(conda + wheels, paths):
         if isinstance(w, CondaWant):
             w.archive = path
@@ -186,14 +196,6 @@ def _refuse_overlap(want: Want, decision: Decision) -> None:
                              hint="re-create the lockfile with 'materialize lock'")
     memo.parent.mkdir(parents=True, exist_ok=True)
     memo.touch()
-
-
-def _pip_plan(options: InstallOptions, project, want: Want) -> PipPlan:
-    return PipPlan(prefix=options.prefix, python=want.python, project=options.project,
-                   variables=_variables(project), credentials=_credentials(project),
-                   index_args=project.indexes.uv_args(options.settings["index-strategy"]) if project else [],
-                   index_config=project.indexes.uv_config() if project else None,
-                   offline=options.offline)
 
 
 def _status(report: InstallReport, decision: Decision, want: Want) -> None:
@@ -243,32 +245,15 @@ class prefix_errors:
         return False
 
 
-def _variables(project) -> dict[str, str]:
-    """For ${VAR}s in the lockfile's URLs: the environment, and the project's .env when it is here."""
-    return project.variables if project is not None else dict(os.environ)
-
-
-def _credentials(project):
-    return project.indexes.credentials if project is not None else Credentials()
-
-
-def _project_for_credentials(options: InstallOptions):
-    """The project folder supplies credentials (pip.conf, .env); the lockfile alone supplies the pins."""
-    try:
-        return projects.load(options.project, options.settings, conda=False)
-    except InputError:
-        return None
-
-
 def fetch_all(lockfile_path: Path, project_dir: Path, settings: Settings, console: Console) -> dict[str, Any]:
     """Warm the cache with every artifact of the lockfile, all platforms (for air-gapped installs)."""
     lock = lockfile.read(lockfile_path)
-    project = _project_for_credentials(InstallOptions(lockfile_path, project_dir, project_dir, settings))
+    inputs = ProjectInputs(project_dir, settings)
     conda = [fetch.Artifact(e.url, e.sha256, cache.CONDA_ARCHIVES) for e in lock.conda]
     wheels = [fetch.Artifact(e.url, e.sha256, cache.WHEELS) for e in lock.pip if e.sha256]
     unique = list(dict.fromkeys(conda + wheels))
     console.progress(f"fetching {len(unique)} artifacts ...")
-    fetch.verified_all(unique, credentials=_credentials(project))
+    fetch.verified_all(unique, credentials=lambda: inputs.credentials)
     console.done_progress()
     skipped = sorted({e.name for e in lock.pip if not e.sha256} | {p["name"] for p in lock.local_projects})
     return {"artifacts": len(unique), "conda": len(set(conda)), "pypi": len(set(wheels)), "not_fetched": skipped}

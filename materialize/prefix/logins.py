@@ -10,17 +10,18 @@ from collections.abc import Iterable, Mapping
 from .. import cache
 from ..engines import child_auth, fetch
 from ..errors import FetchError, InputError
-from ..inputs.requirements import expand
-from ..secrets import Credentials, login_hint, origin
+from ..inputs.variables import expand
+from ..secrets import login_hint, origin
 from .desired import PypiWant
+from .project_inputs import ProjectInputs
 
 
-def require(notes: Iterable[Mapping[str, str]], wants: list[PypiWant], variables: Mapping[str, str],
-            credentials: Credentials) -> None:
+def require(notes: Iterable[Mapping[str, str]], wants: list[PypiWant], inputs: ProjectInputs) -> None:
     """``wants``: the PyPI packages this install (re)installs."""
     required = {note.get("origin") for note in notes}
     if not required and not any("${" in w.url for w in wants):
         return
+    variables, credentials = inputs.variables, inputs.credentials
     downloads = [(w, False) for w in wants
                  if w.sha256 and not fetch.cached_path(w.url, w.sha256, cache.WHEELS).is_file()]
     missing = []

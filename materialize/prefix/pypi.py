@@ -19,17 +19,18 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import faults, scratch
 from ..engines import child_auth, uv as uv_tool
 from ..errors import FetchError, IntegrityError
-from ..inputs.requirements import expand
+from ..inputs.variables import expand
 from ..secrets import Credentials
 from .desired import PypiWant, normalized
 from .expected import PackageState, file_state_of, site_packages
+from .project_inputs import ProjectInputs
 from .tree import remove_files
 
 UV_COMMON = ("--no-deps", "--link-mode", "copy")
@@ -39,11 +40,8 @@ UV_COMMON = ("--no-deps", "--link-mode", "copy")
 class PipPlan:
     prefix: Path
     python: str  # full version: where site-packages is
-    project: Path  # where local project paths and .env live
-    variables: Mapping[str, str] = field(default_factory=dict)
-    credentials: Credentials = field(default_factory=Credentials)
-    index_args: list[str] = field(default_factory=list)  # for building git and local projects: flags...
-    index_config: str | None = None  # ... and the indexes (uv.toml text, no secrets)
+    project: Path  # where local project paths live
+    inputs: ProjectInputs  # the project's ${VAR} values, logins and indexes (for git packages and local projects)
     offline: bool = False
     fresh_cache: bool = False  # bypass uv's unpacked-archive cache (repairs: it may hold altered files)
 
@@ -91,12 +89,12 @@ def install(plan: PipPlan, wants: list[PypiWant], meanwhile: Callable[[], object
         if vcs:
             reqs = folder / "vcs.txt"
             reqs.write_text("".join(f"{w.name} @ {vcs_url(w, plan)}\n" for w in vcs))
-            _uv([*base, *[a for w in vcs for a in ("--reinstall-package", w.name)], *plan.index_args, "-r", str(reqs)],
+            _uv([*base, *[a for w in vcs for a in ("--reinstall-package", w.name)], *plan.inputs.index_args, "-r", str(reqs)],
                 plan, "installing git packages", with_logins=True,  # the git hosts', and the indexes' for builds
                 meanwhile=next_meanwhile())
     for want in wants:
         if want.kind == "local":
-            _uv([*base, "--reinstall-package", want.name, *plan.index_args, str((plan.project / want.url).resolve())],
+            _uv([*base, "--reinstall-package", want.name, *plan.inputs.index_args, str((plan.project / want.url).resolve())],
                 plan, f"building the local project {want.name} ({want.url})", with_logins=True,
                 meanwhile=next_meanwhile())
     site = plan.prefix / site_packages(plan.python)
@@ -120,7 +118,7 @@ def install(plan: PipPlan, wants: list[PypiWant], meanwhile: Callable[[], object
 def vcs_url(want: PypiWant, plan: PipPlan) -> str:
     """The lockfile's git URL with its ${VAR}s expanded, without any login (kept by origin, for git's
     credential helper: a login in the URL would reach git's argv)."""
-    return plan.credentials.add_url(expand(want.url, dict(plan.variables), "lockfile"), "the lockfile")
+    return plan.inputs.credentials.add_url(expand(want.url, dict(plan.inputs.variables), "lockfile"), "the lockfile")
 
 
 def _files(plan: PipPlan, want: PypiWant, rows: list[str]) -> dict[str, list]:
@@ -190,7 +188,7 @@ def _uv(args: list[str], plan: PipPlan, what: str, *, with_logins: bool = False,
         meanwhile: Callable[[], object] | None = None) -> None:
     """One uv call; only builds (git packages, local projects) get the indexes and the logins. One
     uv cache per Python minor: uv reuses what it built from an sdist whatever Python asks next."""
-    logins, config = (plan.credentials, plan.index_config) if with_logins else (Credentials(), None)
+    logins, config = (plan.inputs.credentials, plan.inputs.index_config) if with_logins else (Credentials(), None)
     minor = ".".join(plan.python.split(".")[:2])
     with child_auth.child_auth(logins, config) as auth:
         env = {**auth.env, "UV_CACHE_DIR": str(uv_tool.resolve_cache(minor))}

@@ -125,7 +125,7 @@ def clear_leftovers(prefix: Path, keep: tuple[str, ...]) -> None:
 def atomic_write(path: Path, text: str, mode: int = 0o644, *, durable: bool = True) -> None:
     """Temp file + rename. ``durable``: fsync'd first (the stamp and the expected state). A package
     record is not: like the files rattler and uv write, it is checked against the expected state
-    whenever the stamp is missing, and 180 fsyncs would double the time of writing them."""
+    whenever the stamp is missing, and 180 fsyncs add 0.1-0.2 s on this machine's disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

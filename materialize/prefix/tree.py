@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import stat
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +98,8 @@ def compare(prefix: Path, expected: dict[str, FileState], tree: dict[str, Entry]
     def check(item) -> str | None:
         path, state = item
         return None if matches(os.path.join(base, path), tree[path], state) else path
+
+    from concurrent.futures import ThreadPoolExecutor  # only when files are hashed
 
     with ThreadPoolExecutor(max_workers=4) as pool:  # hashlib and reads release the GIL
         drift.modified = sorted(p for p in pool.map(check, present, chunksize=64) if p is not None)

@@ -21,7 +21,8 @@ from ..engines import child_auth, uv as uv_tool, wheel_tags
 from . import artifacts
 from ..errors import FetchError, InputError, ResolutionError
 from ..inputs.indexes import Indexes
-from ..inputs.requirements import Entry, RequirementsSet, expand
+from ..inputs.requirements import Entry, RequirementsSet
+from ..inputs.variables import expand
 from ..secrets import origin, strip_credentials, strip_literal_credentials
 from . import core
 

@@ -1,0 +1,63 @@
+"""What an install takes from the project folder, read the first time it is needed.
+
+The lockfile alone gives the pins. The project folder gives what only this machine has: the
+logins (pip.conf, .env, options in requirements.txt), the values of ``${VAR}``s in the lockfile's
+URLs, and the indexes a build of a git package or local project uses. An install whose artifacts
+are all verified in the cache, with no git package, local project or ``${VAR}``, needs none of
+them, and does not read the project (nor import the input parsers: ~45 ms of a warm install).
+A project folder that does not read (a mistake in requirements.txt: its own ``lock`` reports it)
+gives nothing: the environment's variables, no logins, no indexes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from ..secrets import Credentials
+from ..settings import Settings
+
+
+class ProjectInputs:
+    def __init__(self, root: Path, settings: Settings) -> None:
+        self.root = root
+        self.settings = settings
+        self._read = False
+        self._project = None
+        self._no_logins = Credentials()  # without a readable project: one object, which the install adds to
+
+    def _loaded(self):
+        if not self._read:
+            from ..inputs import project as projects
+
+            self._read = True
+            try:
+                self._project = projects.load(self.root, self.settings, conda=False)
+            except InputError:
+                self._project = None
+        return self._project
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """For ${VAR}s in the lockfile's URLs: the environment, and the project's .env when it is here."""
+        project = self._loaded()
+        return project.variables if project is not None else dict(os.environ)
+
+    @property
+    def credentials(self) -> Credentials:
+        """The logins; the same object each time (a git URL's own login is added to it, for git)."""
+        project = self._loaded()
+        return project.indexes.credentials if project is not None else self._no_logins
+
+    @property
+    def index_args(self) -> list[str]:
+        """uv's index flags for a build (git packages, local projects)."""
+        project = self._loaded()
+        return project.indexes.uv_args(self.settings["index-strategy"]) if project is not None else []
+
+    @property
+    def index_config(self) -> str | None:
+        """The indexes as uv.toml text (no secrets), for a build."""
+        project = self._loaded()
+        return project.indexes.uv_config() if project is not None else None
