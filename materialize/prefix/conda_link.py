@@ -84,6 +84,6 @@ def settle(prefix: Path, linked: list[CondaWant], want: Want) -> dict[str, Packa
         files[f"{records.FOLDER}/{package.stem}.json"] = records.write_ours(prefix, package, raw, channel)
         faults.point("record-written")
         settled[package.key] = PackageState(package.key, package.identity,
-                                            f"{package.entry.version}-{package.entry.build}", encoded=files)
+                                            f"{package.entry.version}-{package.entry.build}", encoded=files).encode()
     records.settle_history(prefix)
     return settled

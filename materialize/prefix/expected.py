@@ -129,6 +129,13 @@ class PackageState:
             {"files": self.files_json(), "identity": self.identity, "version": self.version},
             sort_keys=True, separators=(",", ":"))
 
+    def encode(self) -> "PackageState":
+        """Encode its line now (while an engine works), so that writing the expected state later
+        only joins lines; its files must not change afterwards."""
+        self.line = self.encoded_line()
+        self._start = len(json.dumps(self.key)) + 1
+        return self
+
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, PackageState) and (self.key, self.identity, self.version) ==
                 (other.key, other.identity, other.version) and self.files == other.files)
