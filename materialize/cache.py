@@ -71,6 +71,20 @@ def bucket(name: str) -> Path:
     return path
 
 
+def remember(memo: Path, text: str) -> None:
+    """Write a memo whole or not at all: a temp file of this process and thread, then a rename
+    (processes and threads may remember the same answer at once; readers never see half of one)."""
+    import threading
+
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    temp = memo.with_name(f".{memo.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        temp.write_text(text)
+        os.replace(temp, memo)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
 def ready() -> Path:
     """The cache root, made if needed, and the cache variables checked: before a command uses the cache."""
     lock_timeout()

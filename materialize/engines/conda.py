@@ -301,17 +301,13 @@ def _remember_record(record, sha256: str) -> None:
     """Keep the index.json part of ``record`` (and md5 if rattler found one; not the archive's place,
     sha256 or size)."""
     import json
-    import os
 
     from .. import cache
 
     data = json.loads(record.to_json())
     for key in ("fn", "url", "channel", "sha256", "size"):
         data.pop(key, None)
-    memo = cache.bucket(cache.CONDA_RECORDS) / f"{sha256}.json"
-    temp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(data, sort_keys=True))
-    os.replace(temp, memo)
+    cache.remember(cache.bucket(cache.CONDA_RECORDS) / f"{sha256}.json", json.dumps(data, sort_keys=True))
 
 
 def link(archives: Sequence[Path], prefix: Path, cache_dir: Path, platform: str, sha256s: Sequence[str] = (), *,

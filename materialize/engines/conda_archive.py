@@ -12,7 +12,6 @@ compressed. The answer is remembered in the cache under the archive's sha256
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,10 +45,7 @@ def contents(archive: Path, sha256: str) -> ArchiveContents:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     found = read(archive, sha256)
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    temp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(found.to_json(), sort_keys=True, separators=(",", ":")))
-    os.replace(temp, memo)
+    cache.remember(memo, json.dumps(found.to_json(), sort_keys=True, separators=(",", ":")))
     return found
 
 

@@ -79,14 +79,9 @@ def _distributions_in(info: Mapping[str, bytes]) -> list[tuple[str, str]]:
 
 def _remember(sha256: str, result: list[tuple[str, str]]) -> list[tuple[str, str]]:
     import json
-    import os
-    import threading
 
     from .. import cache
 
     if sha256:
-        memo = cache.bucket(cache.CONDA_DISTS) / f"{sha256}.json"
-        temp = memo.with_name(f".{memo.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        temp.write_text(json.dumps(result))
-        os.replace(temp, memo)
+        cache.remember(cache.bucket(cache.CONDA_DISTS) / f"{sha256}.json", json.dumps(result))
     return result

@@ -69,10 +69,7 @@ def _version(found: str) -> tuple[int, ...]:
     version = tuple(int(p) for p in match.groups())
     if key is not None:
         try:
-            memo.parent.mkdir(parents=True, exist_ok=True)
-            temp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
-            temp.write_text(json.dumps({"binary": key, "version": list(version)}))
-            os.replace(temp, memo)
+            cache.remember(memo, json.dumps({"binary": key, "version": list(version)}))
         except OSError:  # a read-only cache: probe every time
             pass
     return version

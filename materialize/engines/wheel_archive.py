@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
@@ -38,11 +37,8 @@ def contents(wheel: Path, sha256: str) -> dict[str, WheelMember]:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     found = read(wheel)
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    temp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
     members = {path: [m.size, m.sha256, m.executable, m.python_shebang] for path, m in sorted(found.items())}
-    temp.write_text(json.dumps({"version": CONTENTS_VERSION, "members": members}, separators=(",", ":")))
-    os.replace(temp, memo)
+    cache.remember(memo, json.dumps({"version": CONTENTS_VERSION, "members": members}, separators=(",", ":")))
     return found
 
 

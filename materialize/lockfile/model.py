@@ -235,6 +235,7 @@ def _remembered(memo: Path | None) -> object:
 def _remember(memo: Path | None, data: object) -> None:
     """Only data that JSON gives back unchanged (plain strings, numbers, lists and string keys), and
     never a lockfile holding a login (an older one may have a token in a URL): no copy of it in the cache."""
+    from .. import cache
     from ..secrets import has_literal_credentials, is_secret
 
     if memo is None:
@@ -245,10 +246,7 @@ def _remember(memo: Path | None, data: object) -> None:
         text = json.dumps(data, separators=(",", ":"))
         if json.loads(text) != data:
             return
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        temp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
-        temp.write_text(text)
-        os.replace(temp, memo)
+        cache.remember(memo, text)
         _prune(memo.parent)
     except (OSError, TypeError, ValueError, RecursionError):
         return

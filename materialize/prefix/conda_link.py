@@ -10,7 +10,6 @@ keeps busy.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from .. import cache, faults
@@ -58,12 +57,9 @@ def _remembered_link(package: CondaWant, python: str) -> records.LinkedFiles | N
 
 
 def _remember_link(package: CondaWant, python: str, known: records.LinkedFiles) -> None:
-    memo = _linked_memo(package, python)
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    temp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps({"fixed": known.fixed, "links": sorted(known.links), "derived": sorted(known.derived),
-                                "modes": known.modes}, sort_keys=True, separators=(",", ":")))
-    os.replace(temp, memo)
+    cache.remember(_linked_memo(package, python), json.dumps(
+        {"fixed": known.fixed, "links": sorted(known.links), "derived": sorted(known.derived), "modes": known.modes},
+        sort_keys=True, separators=(",", ":")))
 
 
 def settle(prefix: Path, linked: list[CondaWant], want: Want) -> dict[str, PackageState]:

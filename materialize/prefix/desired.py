@@ -100,7 +100,6 @@ def wheel_layout(wheel: Path, sha256: str, python: str) -> WheelLayout:
     """A verified wheel's layout for one Python minor, remembered under its sha256 (the members
     are read from the wheel, or their own memo, once: ``wheel_archive``)."""
     import json
-    import os
 
     from .. import cache
 
@@ -113,10 +112,7 @@ def wheel_layout(wheel: Path, sha256: str, python: str) -> WheelLayout:
     from ..engines import wheel_archive
 
     files, dist_info = wheel_files(wheel_archive.contents(wheel, sha256), python)
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    temp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps({"dist_info": dist_info, "files": files}, sort_keys=True, separators=(",", ":")))
-    os.replace(temp, memo)
+    cache.remember(memo, json.dumps({"dist_info": dist_info, "files": files}, sort_keys=True, separators=(",", ":")))
     return WheelLayout(dist_info, files)
 
 
