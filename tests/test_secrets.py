@@ -187,6 +187,29 @@ def test_sweep_lock_install_export(cli, world, channel_url, pypi, private_pypi, 
     assert_clean(world, project, route, outputs)
 
 
+@pytest.mark.parametrize("name", ["env var", ".env"])
+def test_an_install_from_a_warm_cache_hands_no_child_the_secret(cli, world, channel_url, pypi, private_pypi, name):
+    """pip.conf gains an index whose login is a variable after the lock (so the lockfile notes no
+    login), and every artifact is in the cache: nothing makes the install read the project for a
+    login, yet it reads it far enough to keep the variable's value out of uv's environment."""
+    import dataclasses
+
+    route = _routes(world, pypi, private_pypi)[name]  # without its git package (and the git token)
+    route = dataclasses.replace(route, requirements="tinydep\n", env={k: v for k, v in route.env.items() if k != "GIT_TOKEN"})
+    project, env = _project(world, route), {**world.env, **route.env}
+    conf = project / "pip.conf"
+    with_login = conf.read_text()
+    conf.write_text("".join(line for line in with_login.splitlines(keepends=True) if "extra-index-url" not in line))
+    cli.ok("lock", project, "--channel", channel_url, env=env)
+    cli.ok("install", project, "--prefix", world.root / "first", env=env)
+    conf.write_text(with_login)
+    world.spy_log.unlink()
+    done = cli.ok("install", project, "--prefix", world.root / "env", "-vv", env=env)
+    assert "ARGV uv:" in world.spy_log.read_text(), "uv never ran"
+    assert run_python(world.root / "env", "import tinydep").returncode == 0
+    assert_clean(world, project, route, [done.stdout, done.stderr])
+
+
 def test_a_temp_dir_too_long_for_a_socket_still_serves_logins(cli, world, channel_url, pypi, private_pypi):
     """A Unix socket's path holds 107 bytes: with a deeper TMPDIR the broker listens in a private
     folder under /tmp instead, and the private index still gets its login."""

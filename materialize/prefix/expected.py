@@ -56,7 +56,8 @@ class PackageState:
     """One package's files. Read from expected.json, a package is its line of the file until
     something asks for its files (identity and version are read from the line's end): an install
     that keeps most packages parses little of the file and writes their lines back as they were,
-    encoding only what it installed."""
+    encoding only what it installed. A line damaged inside its files is found when they are read
+    (verify: exit 6; an install that checks every file reinstalls the package; ``--repair``)."""
 
     __slots__ = ("key", "identity", "version", "_files", "_encoded", "line", "_start")
 
@@ -76,8 +77,9 @@ class PackageState:
         The last ``,"identity":`` is the key: "identity" sorts after "files", and a quote inside an
         encoded string is escaped. ValueError when the line is not like that."""
         at = line.rfind(',"identity":')
-        if at < 0 or not line.startswith('{"files":{', start) or not line.endswith("}"):
-            raise ValueError("not a package line")
+        if (at < 0 or not line.startswith('{"files":{', start) or not line.endswith("}")
+                or line.count('"files":{') != 1 or line.count(',"identity":"') != 1):
+            raise ValueError("not a package line")  # e.g. two packages on one line: read as one document
         tail = json.loads("{" + line[at + 1:])
         if set(tail) != {"identity", "version"} or not all(isinstance(v, str) for v in tail.values()):
             raise ValueError("not a package line")

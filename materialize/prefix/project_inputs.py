@@ -7,16 +7,26 @@ are all verified in the cache, with no git package, local project or ``${VAR}``,
 them, and does not read the project (nor import the input parsers: ~45 ms of a warm install).
 A project folder that does not read (a mistake in requirements.txt: its own ``lock`` reports it)
 gives nothing: the environment's variables, no logins, no indexes.
+
+Reading the project also registers its secrets (the values of ``${VAR}``s in URL logins, a
+``.env``'s), which no child process may inherit (``proc.child_environment``). So before the first
+child starts, the project is read unless a quick look at its files shows it cannot hold one: no
+``.env``, no ``${`` in requirements.txt, pip.conf or a core requirements file, and no ``-r``/``-c``
+including another file.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from ..errors import InputError
 from ..secrets import Credentials
 from ..settings import Settings
+
+
+_INCLUDES = re.compile(r"(?m)(?:^|\s)(?:-r|-c|--requirement|--constraint)(?:[\s=]|$)")
 
 
 class ProjectInputs:
@@ -37,6 +47,28 @@ class ProjectInputs:
             except InputError:
                 self._project = None
         return self._project
+
+    def before_children(self) -> None:
+        """Call before starting a child process (see the module docstring)."""
+        if not self._read and self._may_hold_secrets():
+            self._loaded()
+
+    def _may_hold_secrets(self) -> bool:
+        if os.path.lexists(self.root / ".env"):
+            return True
+        core = self.settings["core-requirements"]
+        texts = list(core) if isinstance(core, list) else []
+        paths = [self.root / "requirements.txt", self.root / "pip.conf",
+                 *(self.root / p for p in ([core] if isinstance(core, str) else [])),
+                 *(self.root / p for p in dict(self.settings["core-sets"]).values())]
+        for path in paths:
+            try:
+                texts.append(path.read_text(errors="replace"))
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return True
+        return any("${" in text or _INCLUDES.search(text) for text in texts)
 
     @property
     def variables(self) -> dict[str, str]:

@@ -188,6 +188,7 @@ def _uv(args: list[str], plan: PipPlan, what: str, *, with_logins: bool = False,
         meanwhile: Callable[[], object] | None = None) -> None:
     """One uv call; only builds (git packages, local projects) get the indexes and the logins. One
     uv cache per Python minor: uv reuses what it built from an sdist whatever Python asks next."""
+    plan.inputs.before_children()  # the project's secrets registered: uv must not inherit them
     logins, config = (plan.inputs.credentials, plan.inputs.index_config) if with_logins else (Credentials(), None)
     minor = ".".join(plan.python.split(".")[:2])
     with child_auth.child_auth(logins, config) as auth:

@@ -89,7 +89,7 @@ def linked_files(prefix: Path, raw: dict, files) -> LinkedFiles:
         try:
             fixed[path] = file_json(os.lstat(base + path).st_mode & 0o7777, size, sha256)
         except FileNotFoundError:
-            continue  # not linked: linked_states names it
+            raise RuntimeError(f"rattler did not link {path} of {raw.get('name')}, which its archive holds") from None
     for path in set(raw.get("files", [])) - fixed.keys() - files.links:  # derived, and any rattler added
         try:
             mode = os.lstat(base + path).st_mode & 0o7777
@@ -97,7 +97,7 @@ def linked_files(prefix: Path, raw: dict, files) -> LinkedFiles:
             continue
         if mode != DEFAULT_MODE:
             modes[path] = mode
-    return LinkedFiles(fixed, set(files.links), set(files.derived) | (files.digests.keys() - fixed.keys()), modes)
+    return LinkedFiles(fixed, set(files.links), set(files.derived), modes)
 
 
 def linked_states(prefix: Path, raw: dict, known: LinkedFiles) -> dict[str, list]:
