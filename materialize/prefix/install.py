@@ -194,8 +194,10 @@ def _refuse_overlap(want: Want, decision: Decision) -> None:
         raise IntegrityError(f"the lockfile installs {', '.join(clash)} from PyPI, but the conda package(s) "
                              f"{packages} provide it; refusing to replace conda-owned files",
                              hint="re-create the lockfile with 'materialize lock'")
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    memo.touch()
+    try:
+        cache.remember(memo, "")
+    except OSError:  # a read-only cache: checked on every install
+        pass
 
 
 def _status(report: InstallReport, decision: Decision, want: Want) -> None:
