@@ -62,13 +62,16 @@ def cached_path(url: str, sha256: str, bucket: str = cache.CONDA_ARCHIVES) -> Pa
 
 
 def verified(artifact: Artifact, *, offline: bool = False, credentials=None) -> Path:
-    """The cached file for ``artifact``, re-hashed if it was cached already, downloaded otherwise."""
+    """The cached file for ``artifact``, re-hashed if it was cached already (and changed, or never
+    hashed, since), downloaded otherwise."""
+    ready = _verified_before(artifact)
+    if ready is not None:
+        return ready
     cached = cached_path(artifact.url, artifact.sha256, artifact.bucket)
     if cached.is_file():
-        if not _still_verified(cached, artifact.sha256):
-            before = _identity(cached)
-            verify_cached(cached, artifact.sha256)
-            _remember_verified(cached, artifact.sha256, before)
+        before = _identity(cached)
+        verify_cached(cached, artifact.sha256)
+        _remember_verified(cached, artifact.sha256, before)
         return cached
     return fetch(artifact.url, artifact.sha256, offline=offline, bucket=artifact.bucket, credentials=credentials)
 
@@ -145,14 +148,13 @@ def fetch(url: str, sha256: str, *, offline: bool = False, bucket: str = cache.C
 
 def _verified_before(artifact: Artifact) -> Path | None:
     """The cached file, when it is one that was hashed to the artifact's sha256 and has not changed
-    since (``_still_verified`` with one stat and no path arithmetic: ~230 of them per install)."""
+    since (module docstring): one stat and one small read, ~230 of them per install."""
     cached = cached_path(artifact.url, artifact.sha256, artifact.bucket)
     try:
         info = os.stat(cached)
         if not stat.S_ISREG(info.st_mode):
             return None
-        with open(os.path.join(cache.root(), cache.VERIFIED, artifact.bucket, artifact.sha256 + ".json"), "rb") as f:
-            record = json.loads(f.read())
+        record = json.loads(_record_of(cached).read_bytes())
     except (OSError, ValueError):
         return None
     identity = [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
@@ -167,15 +169,6 @@ def _identity(path: Path) -> list[int]:
 def _record_of(path: Path) -> Path:
     """``verified-v1/<bucket>/<sha256>.json`` for ``<bucket>/<sha256>/<file>`` (entries keep one file)."""
     return path.parents[2] / cache.VERIFIED / path.parents[1].name / f"{path.parent.name}.json"
-
-
-def _still_verified(path: Path, sha256: str) -> bool:
-    """True when ``path`` was hashed to ``sha256`` and its stat has not changed since (module docstring)."""
-    try:
-        record = json.loads(_record_of(path).read_text())
-        return record == {"sha256": sha256, "stat": _identity(path)}
-    except (OSError, ValueError):
-        return False
 
 
 def _remember_verified(path: Path, sha256: str, before: list[int] | None = None) -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 from .. import files
 from ..errors import InputError
 from . import requirement_line
-from .requirement_line import VAR as _VAR, LineError
+from .requirement_line import LineError
+from .variables import VAR as _VAR
 
 FILENAME = "requirements.txt"
 _USERINFO = re.compile(r"://([^/@\s]+)@")

@@ -34,6 +34,7 @@ class ProjectInputs:
         self.root = root
         self.settings = settings
         self._read = False
+        self._looked = False
         self._project = None
         self._no_logins = Credentials()  # without a readable project: one object, which the install adds to
 
@@ -50,8 +51,10 @@ class ProjectInputs:
 
     def before_children(self) -> None:
         """Call before starting a child process (see the module docstring)."""
-        if not self._read and self._may_hold_secrets():
-            self._loaded()
+        if not self._read and not self._looked:
+            self._looked = True  # once per run: up to three uv calls follow
+            if self._may_hold_secrets():
+                self._loaded()
 
     def _may_hold_secrets(self) -> bool:
         if os.path.lexists(self.root / ".env"):
